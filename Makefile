@@ -1,0 +1,41 @@
+# The README's two commands: `make demo` and `make test`. Both set up everything first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED = 1
+
+.PHONY: demo test setup data benchmark clean
+
+setup: $(STAMP) data
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian data packages (Fashion-MNIST IDX files, WordNet). Installed when run as
+# root; otherwise the code falls back to the scikit-learn digits and says so.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then \
+		echo "Fashion-MNIST found in /usr/share/datasets/fashion-mnist"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist wordnet-base >/dev/null \
+		|| echo "apt-get could not install dataset-fashion-mnist: falling back to scikit-learn digits"; \
+	else \
+		echo "Not root: skipping 'apt-get install dataset-fashion-mnist' (the demo falls back to scikit-learn digits)"; \
+	fi
+
+demo: setup
+	$(PY) -m zoo.demo --model_dir=runs/demo --export_base=serving/simclr
+
+test: setup
+	$(PY) -m pytest -q -ra --durations=15
+
+benchmark: setup
+	$(PY) -m zoo.benchmark --suite=simclr --output_dir=benchmarks/simclr
+
+clean:
+	rm -rf runs serving benchmarks .pytest_cache

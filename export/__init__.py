@@ -1,0 +1,1 @@
+"""Turn a trained keras_ssl run into a TF Serving model directory."""

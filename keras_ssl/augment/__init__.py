@@ -1,0 +1,7 @@
+"""Stochastic view makers built on keras.layers augmentation layers."""
+
+from keras_ssl.augment.random_apply import RandomApply
+from keras_ssl.augment.random_resized_crop import RandomResizedCrop
+from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
+
+__all__ = ["RandomApply", "RandomResizedCrop", "SimCLRAugmenter"]

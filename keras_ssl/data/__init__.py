@@ -1,0 +1,24 @@
+"""Offline data sources and tf.data pipelines."""
+
+from keras_ssl.data.image_dataset import ImageDataset
+from keras_ssl.data.pipelines import image_batches
+from keras_ssl.data.sources import (
+    DataSourceMissingError,
+    load_dataset,
+    load_digits,
+    load_fashion_mnist,
+    load_tfds,
+)
+from keras_ssl.data.splits import balanced_indices, label_fraction_indices
+
+__all__ = [
+    "DataSourceMissingError",
+    "ImageDataset",
+    "balanced_indices",
+    "image_batches",
+    "label_fraction_indices",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_tfds",
+]

@@ -1,0 +1,63 @@
+"""In-memory image classification data."""
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class ImageDataset:
+    """Train and test splits of raw images with integer labels.
+
+    Images are uint8 `[N, H, W, C]` pixels in [0, 255], labels int64 `[N]`.
+
+    Attributes:
+        name: str. Dataset name (`"fashion_mnist"`, `"digits"`, ...).
+        x_train, y_train, x_test, y_test: NumPy arrays.
+        class_names: list of str.
+        source: str. Where the data was read from.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    source: str = ""
+
+    def __post_init__(self):
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.ndim != 4 or x.dtype != np.uint8:
+                raise ValueError(f"{self.name} x_{split} must be uint8 [N, H, W, C], got {x.dtype} {x.shape}")
+            if len(x) != len(y):
+                raise ValueError(f"{self.name} {split} split has {len(x)} images but {len(y)} labels")
+
+    @property
+    def image_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def subset(self, train_size=None, test_size=None, seed=0):
+        """A smaller copy with class-balanced random train and test splits."""
+        from keras_ssl.data.splits import balanced_indices
+
+        train = balanced_indices(self.y_train, train_size, seed) if train_size else slice(None)
+        test = balanced_indices(self.y_test, test_size, seed + 1) if test_size else slice(None)
+        return dataclasses.replace(
+            self,
+            x_train=self.x_train[train],
+            y_train=self.y_train[train],
+            x_test=self.x_test[test],
+            y_test=self.y_test[test],
+        )
+
+    def describe(self):
+        return (
+            f"{self.name}: {len(self.x_train)} train / {len(self.x_test)} test images of shape "
+            f"{self.image_shape}, {self.num_classes} classes ({self.source})"
+        )

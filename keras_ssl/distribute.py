@@ -1,0 +1,109 @@
+"""Strategy factory and cross-replica helpers.
+
+Build and compile models inside `get_strategy(name).scope()`. Inside a
+`train_step` the helpers below work the same with one replica or many, so a
+loss written with them gives the same value and gradients on 1 and N replicas
+for the same global batch.
+"""
+
+import tensorflow as tf
+
+STRATEGY_NAMES = ("default", "mirrored", "multi_worker", "tpu", "cpu:N")
+
+
+def get_strategy(name="default"):
+    """Returns the `tf.distribute.Strategy` called `name`.
+
+    Args:
+        name: str. One of `"default"` (no distribution), `"mirrored"` (all
+            local GPUs, or the CPU), `"multi_worker"` (reads `TF_CONFIG`),
+            `"tpu"`, or `"cpu:N"` (N logical CPU replicas, for testing
+            distribution on a CPU-only machine; must be called before
+            TensorFlow has run any op).
+
+    Example:
+
+    >>> strategy = get_strategy("default")
+    >>> strategy.num_replicas_in_sync
+    1
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"strategy must be a string, got {name!r}: use one of {STRATEGY_NAMES}")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if name.startswith("cpu:"):
+        try:
+            count = int(name.split(":", 1)[1])
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ValueError(f"strategy {name!r} is not valid: write cpu:N with N >= 1, e.g. cpu:2")
+        return _logical_cpu_strategy(count)
+    raise ValueError(f"Unknown strategy {name!r}: use one of {', '.join(STRATEGY_NAMES)}")
+
+
+def _logical_cpu_strategy(count):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is None or len(current) != count:
+        try:
+            tf.config.set_logical_device_configuration(cpu, wanted)
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"strategy cpu:{count} must be created before TensorFlow runs any op "
+                "(it splits the CPU into logical devices): create it first in a fresh process"
+            ) from error
+    devices = [f"/cpu:{i}" for i in range(count)]
+    if count == 1:
+        return tf.distribute.OneDeviceStrategy(devices[0])
+    return tf.distribute.MirroredStrategy(devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+
+def num_replicas_in_sync():
+    """Number of replicas taking part in the current step (1 outside a strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None:  # Cross-replica context.
+        return tf.distribute.get_strategy().num_replicas_in_sync
+    return context.num_replicas_in_sync
+
+
+def is_multi_worker(strategy=None):
+    """Whether `strategy` (default: the current one) spans several workers.
+
+    True for a `MultiWorkerMirroredStrategy` whose `TF_CONFIG` cluster has
+    more than one task, the case where Keras reduces step logs with
+    collective ops across workers.
+    """
+    strategy = strategy if strategy is not None else tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    # The check Keras's TF trainer makes (a private method of the strategy).
+    in_multi_worker_mode = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    return bool(in_multi_worker_mode()) if in_multi_worker_mode is not None else False
+
+
+def cross_replica_concat(tensor):
+    """Concatenates `tensor` along axis 0 over all replicas.
+
+    Returns `(global_tensor, offset)` where `offset` is the index of this
+    replica's first row inside `global_tensor`. Gradients flow back to every
+    replica's rows (the gather's gradient is summed across replicas and
+    sliced), so a loss on the gathered tensor trains each replica's inputs.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tensor, 0
+    gathered = context.all_gather(tensor, axis=0)
+    local = tf.shape(tensor)[0]
+    replica_id = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    return gathered, replica_id * local

@@ -1,0 +1,25 @@
+"""Evaluation the way the papers do it: linear probe, kNN, fine-tuning."""
+
+from keras_ssl.evaluation.features import extract_features, raw_pixel_features
+from keras_ssl.evaluation.fine_tune import copy_encoder, fine_tune_accuracy
+from keras_ssl.evaluation.knn import knn_accuracy, knn_predict
+from keras_ssl.evaluation.knn_monitor import KNNMonitor
+from keras_ssl.evaluation.linear_probe import linear_probe_accuracy
+from keras_ssl.evaluation.plots import plot_embedding, plot_history
+from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_init_copy
+
+__all__ = [
+    "KNNMonitor",
+    "PROTOCOLS",
+    "copy_encoder",
+    "evaluate_encoder",
+    "extract_features",
+    "fine_tune_accuracy",
+    "knn_accuracy",
+    "knn_predict",
+    "linear_probe_accuracy",
+    "plot_embedding",
+    "plot_history",
+    "random_init_copy",
+    "raw_pixel_features",
+]

@@ -1,0 +1,168 @@
+"""Distribution: 1 vs 2 replicas give the same step; two workers train and save.
+
+Each configuration runs in a fresh process (scripts in `tests/workers/`):
+splitting the CPU into logical devices and starting a multi-worker server
+must both happen before TensorFlow runs any op.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKERS = ROOT / "tests" / "workers"
+
+# Gradients of the step are O(1); float32 sums in another order differ by ~1e-6.
+ATOL = 1e-5
+RTOL = 1e-5
+
+
+def _env(tf_config=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env.pop("TF_CONFIG", None)
+    if tf_config is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    return env
+
+
+def _run_together(commands, logs, timeout, envs=None):
+    """Runs `commands` at once; returns their exit codes. Kills them all on failure or timeout."""
+    envs = envs or [_env()] * len(commands)
+    processes = []
+    try:
+        for command, log, env in zip(commands, logs, envs):
+            with open(log, "wb") as out:
+                processes.append(
+                    subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                )
+        deadline = time.monotonic() + timeout
+        codes = []
+        for process in processes:
+            try:
+                codes.append(process.wait(timeout=max(1.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                codes.append(None)  # Timed out.
+                break
+        return codes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _check_ran(codes, logs, what):
+    for index, (code, log) in enumerate(zip(codes, logs)):
+        tail = Path(log).read_text(errors="replace")[-3000:]
+        assert code is not None, f"{what} {index} timed out; log tail:\n{tail}"
+        assert code == 0, f"{what} {index} exited with {code}; log tail:\n{tail}"
+
+
+def _simclr_step(tmp_path, runs, timeout=180):
+    """Runs tests/workers/simclr_step.py once per `(name, args)`; returns the loaded outputs."""
+    commands, logs, outputs = [], [], []
+    for name, args in runs:
+        outputs.append(tmp_path / f"{name}.npz")
+        logs.append(tmp_path / f"{name}.log")
+        commands.append([sys.executable, str(WORKERS / "simclr_step.py"), f"--output={outputs[-1]}", *args])
+    _check_ran(_run_together(commands, logs, timeout), logs, "simclr_step run")
+    return [dict(np.load(output)) for output in outputs]
+
+
+def _gradients(run):
+    """Per-variable `before - after`: the gradient, since the step is SGD with learning rate 1."""
+    return [run[f"before_{i}"] - run[f"after_{i}"] for i in range(len(run["names"]))]
+
+
+def _count(run, prefix):
+    return sum(key.startswith(prefix) for key in run)
+
+
+def _max_abs_difference(arrays_a, arrays_b):
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(arrays_a, arrays_b))
+
+
+def test_two_replicas_match_one_replica_on_the_global_batch(tmp_path):
+    # The single replica first: its initial weights start the 2-replica runs.
+    (single,) = _simclr_step(tmp_path, [("single", ["--strategy=default"])])
+    init = f"--init-weights={tmp_path / 'single.npz'}"
+    mirrored, local_only = _simclr_step(
+        tmp_path,
+        [
+            ("mirrored", ["--strategy=cpu:2", init]),
+            ("local_negatives", ["--strategy=cpu:2", init, "--no-gather"]),
+        ],
+    )
+
+    assert int(single["num_replicas"]) == 1
+    assert int(mirrored["num_replicas"]) == 2
+    assert int(local_only["num_replicas"]) == 2
+    names = list(single["names"])
+    assert list(mirrored["names"]) == names
+    count = len(names)
+    for run in (mirrored, local_only):  # Same starting point, bit for bit.
+        for i in range(count):
+            np.testing.assert_array_equal(run[f"before_{i}"], single[f"before_{i}"], err_msg=names[i])
+
+    # Same loss and gradients on 1 and 2 replicas.
+    np.testing.assert_allclose(mirrored["loss"], single["loss"], rtol=RTOL, atol=ATOL)
+    gradients, gradients_2 = _gradients(single), _gradients(mirrored)
+    assert max(float(np.max(np.abs(g))) for g in gradients) > 1e-2, "the step did not move the weights"
+    for name, gradient, gradient_2 in zip(names, gradients, gradients_2):
+        np.testing.assert_allclose(gradient_2, gradient, rtol=RTOL, atol=ATOL, err_msg=f"gradient of {name}")
+    # Synchronized batch norm: the moving statistics match too.
+    for i in range(_count(single, "final_")):
+        np.testing.assert_allclose(
+            mirrored[f"final_{i}"], single[f"final_{i}"], rtol=RTOL, atol=ATOL, err_msg=f"weight {i} after the step"
+        )
+
+    # The comparison can fail: negatives from the local batch only give
+    # another loss and other gradients.
+    assert abs(float(local_only["loss"]) - float(single["loss"])) > 0.1, (local_only["loss"], single["loss"])
+    assert _max_abs_difference(_gradients(local_only), gradients) > 1e-2
+
+
+def _free_loopback_ports(count):
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_two_workers_train_and_the_chief_saves(tmp_path):
+    ports = _free_loopback_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    output_dir = tmp_path / "model"
+    script = [sys.executable, str(WORKERS / "multi_worker_simclr.py"), f"--output-dir={output_dir}", "--steps=3"]
+    logs = [tmp_path / f"worker{index}.log" for index in range(2)]
+    envs = [_env({"cluster": cluster, "task": {"type": "worker", "index": index}}) for index in range(2)]
+
+    codes = _run_together([script, script], logs, timeout=240, envs=envs)
+
+    _check_ran(codes, logs, "worker")
+    for log in logs:  # Both joined one cluster of 2 replicas.
+        assert "of 2 replicas" in log.read_text(errors="replace")
+    assert sorted(os.listdir(output_dir)) == ["model.keras"]
+
+    import keras
+
+    import keras_ssl  # noqa: F401  (registers the classes the saved model names)
+
+    model = keras.saving.load_model(output_dir / "model.keras")
+    images = np.random.default_rng(1).integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8)
+    embeddings = model.predict(images, verbose=0)
+    assert embeddings.shape == (4, model.backbone.feature_dim)
+    assert np.all(np.isfinite(embeddings))

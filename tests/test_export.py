@@ -1,0 +1,166 @@
+"""Tests of export.saved_model: TF Serving layout, keras-free loading, atomicity, CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ssl
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `export/` is a top-level folder, not part of the installed package.
+    sys.path.insert(0, str(ROOT))
+
+from export.saved_model import export_encoder  # noqa: E402
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+# Runs in a process where keras and keras_ssl cannot be imported: the
+# SavedModel must stand on TensorFlow alone, like in TF Serving.
+LOAD_WITHOUT_KERAS = """
+import json, sys
+sys.modules["keras"] = None
+sys.modules["keras_ssl"] = None
+import numpy as np
+import tensorflow as tf
+try:
+    import keras
+    keras_blocked = False
+except ImportError:
+    keras_blocked = True
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+images = np.load(sys.argv[2])
+outputs = serve(images=tf.constant(images))
+np.save(sys.argv[3], outputs["embedding"].numpy())
+bad_inputs = {
+    "float32": images.astype("float32"),
+    "no_channel_axis": images[..., 0],
+    "32x32": np.zeros((2, 32, 32, 1), "uint8"),
+}
+errors = {}
+for name, bad in bad_inputs.items():
+    try:
+        serve(images=tf.constant(bad))
+        errors[name] = None
+    except Exception as e:
+        errors[name] = f"{type(e).__name__}: {e}"[:300]
+print(json.dumps({"keras_blocked": keras_blocked, "outputs": sorted(outputs), "errors": errors}))
+"""
+
+
+def run_python(args, **kwargs):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=ENV, timeout=300, **kwargs)
+
+
+def hidden_entries(path):
+    return [n for n in os.listdir(path) if not n.isdigit()]
+
+
+@pytest.fixture(scope="module")
+def model():
+    backbone = keras_ssl.backbones.ConvNet(input_shape=(28, 28, 1), filters=(4, 8))
+    return keras_ssl.methods.SimCLR(backbone, seed=0)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1)).astype("uint8")
+
+
+@pytest.fixture(scope="module")
+def export_base(model, tmp_path_factory):
+    base = tmp_path_factory.mktemp("serving")
+    assert export_encoder(model, str(base), metadata={"dataset": "fashion_mnist"}) == str(base / "1")
+    assert export_encoder(model, str(base)) == str(base / "2")
+    return base
+
+
+def test_versions_layout_and_metadata(export_base):
+    assert sorted(os.listdir(export_base)) == ["1", "2"]  # no temporary directory left
+    for version in ("1", "2"):
+        assert (export_base / version / "saved_model.pb").is_file()
+        assert (export_base / version / "assets.extra" / "metadata.json").is_file()
+    metadata = json.loads((export_base / "1" / "assets.extra" / "metadata.json").read_text())
+    assert metadata["method"] == "simclr"
+    assert metadata["dataset"] == "fashion_mnist"
+    assert metadata["inputs"] == {"images": {"dtype": "uint8", "shape": [None, 28, 28, 1]}}
+    assert metadata["outputs"]["embedding"]["dim"] == 8
+    assert metadata["keras_ssl_version"] == keras_ssl.__version__
+    assert metadata["version"] == 1 and metadata["exported_at"]
+
+
+@pytest.mark.subprocess
+def test_loads_without_keras_and_matches_predict(model, images, export_base, tmp_path):
+    np.save(tmp_path / "images.npy", images)
+    result = run_python(
+        ["-c", LOAD_WITHOUT_KERAS, str(export_base / "1"), str(tmp_path / "images.npy"), str(tmp_path / "out.npy")]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["keras_blocked"]
+    assert report["outputs"] == ["embedding"]
+    # Wrong dtype or shape is refused at the signature with TensorFlow's own
+    # error, never silently accepted (or a crash of the process).
+    errors = report["errors"]
+    assert "uint8" in (errors["float32"] or ""), errors
+    assert "shape" in (errors["no_channel_axis"] or ""), errors
+    assert "shape" in (errors["32x32"] or ""), errors
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_failed_export_leaves_nothing(model, tmp_path, monkeypatch):
+    def write_half_then_fail(self, filepath, options=None, verbose=True):
+        Path(filepath, "saved_model.pb").write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    # ExportArchive() returns a backend subclass: patch the class actually used.
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", write_half_then_fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_encoder(model, str(tmp_path / "serving"))
+    assert os.listdir(tmp_path / "serving") == []
+
+
+def test_existing_version_is_refused_and_untouched(model, export_base):
+    saved = (export_base / "1" / "saved_model.pb").read_bytes()
+    metadata = (export_base / "1" / "assets.extra" / "metadata.json").read_text()
+    with pytest.raises(FileExistsError, match="already exists"):
+        export_encoder(model, str(export_base), version=1)
+    assert (export_base / "1" / "saved_model.pb").read_bytes() == saved
+    assert (export_base / "1" / "assets.extra" / "metadata.json").read_text() == metadata
+    assert hidden_entries(export_base) == []
+
+
+@pytest.mark.subprocess
+def test_cli(model, tmp_path):
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    model.save(model_dir / "model.keras")
+    config = {"method": "simclr", "dataset": "fashion_mnist", "image_shape": [28, 28, 1], "epochs": 1}
+    (model_dir / "config.json").write_text(json.dumps(config))
+    base = tmp_path / "serving"
+
+    result = run_python(
+        ["-m", "export.saved_model", f"--model_dir={model_dir}", f"--export_base={base}"], cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    path = Path(lines[-2])
+    assert path == base / "1" and (path / "saved_model.pb").is_file()
+    assert f"saved_model_cli show --dir {path} --all" in lines[-1]
+    metadata = json.loads((path / "assets.extra" / "metadata.json").read_text())
+    assert metadata["training_run"] == {"model_dir": str(model_dir), "config": config}
+
+    result = run_python(
+        ["-m", "export.saved_model", f"--model_dir={tmp_path / 'missing'}", f"--export_base={base}"], cwd=ROOT
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "does not exist" in errors[0]
+    assert result.stderr.strip().splitlines()[-1] == errors[0]
+    assert sorted(os.listdir(base)) == ["1"]

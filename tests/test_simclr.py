@@ -1,0 +1,129 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_ssl.augment import SimCLRAugmenter
+from keras_ssl.backbones import ConvNet, ResNet
+from keras_ssl.evaluation import random_init_copy
+from keras_ssl.methods import SimCLR
+from tests.test_case import TestCase
+
+
+def tiny_simclr(seed=0, **kwargs):
+    keras.utils.set_random_seed(seed)
+    model = SimCLR(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), projection_dim=8, seed=seed, **kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+@pytest.fixture
+def images(rng):
+    return rng.integers(0, 256, size=(32, 16, 16, 1), dtype="uint8")
+
+
+class TestSimCLR(TestCase):
+    def test_fit_on_arrays_and_datasets_and_predict(self, images):
+        model = tiny_simclr()
+        self.run_fit_test(model, images, expected_metrics=("loss", "contrast_accuracy"))
+        assert model.predict(images, verbose=0).shape == (32, 8)
+
+    def test_fit_accepts_images_with_labels(self, images):
+        model = tiny_simclr()
+        history = model.fit(images, np.zeros(len(images)), batch_size=16, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+
+    def test_training_changes_backbone_and_head(self, images):
+        model = tiny_simclr()
+        before = [w.numpy().copy() for w in model.trainable_weights]
+        model.fit(images, batch_size=16, epochs=1, verbose=0)
+        changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
+        assert all(changed), [w.path for w, c in zip(model.trainable_weights, changed) if not c]
+
+    def test_config_round_trip(self):
+        model = tiny_simclr(temperature=0.2)
+        clone = self.run_config_test(model)
+        assert clone.temperature == 0.2 and clone.projection_dim == 8
+        assert isinstance(clone.augmenter, SimCLRAugmenter)
+
+    def test_saving_round_trip_after_training(self, images, tmp_path):
+        model = tiny_simclr()
+        model.fit(images, batch_size=16, epochs=1, verbose=0)
+        restored = self.run_model_saving_test(model, images, tmp_path)
+        # The restored model trains on.
+        restored.fit(images, batch_size=16, epochs=1, verbose=0)
+
+    def test_evaluate_reports_the_same_metrics(self, images):
+        model = tiny_simclr()
+        result = model.evaluate(images, batch_size=16, verbose=0, return_dict=True)
+        assert set(result) == {"loss", "contrast_accuracy"}
+
+    def test_encoder_is_the_backbone(self):
+        model = tiny_simclr()
+        assert model.encoder is model.backbone
+
+    def test_custom_augmenter_is_used(self, images):
+        model = tiny_simclr(augmenter=keras.layers.Identity())
+        # Identical views: the positive is the most similar other view.
+        result = model.evaluate(images, batch_size=32, verbose=0, return_dict=True)
+        assert result["contrast_accuracy"] == 1.0
+
+
+class TestSimCLRBadInput:
+    def test_wrong_rank(self, images):
+        with pytest.raises(ValueError, match=r"add a channel axis"):
+            tiny_simclr().fit(images[..., 0], batch_size=16, epochs=1, verbose=0)
+
+    def test_wrong_dtype(self):
+        with pytest.raises(ValueError, match="expects uint8 or float pixels"):
+            tiny_simclr().predict(np.zeros((2, 16, 16, 1), bool), verbose=0)
+        strings = tf.data.Dataset.from_tensor_slices(tf.fill((4, 16, 16, 1), "x")).batch(2)
+        with pytest.raises(ValueError, match=r"expects uint8 or float pixels in \[0, 255\], got dtype string"):
+            tiny_simclr().fit(strings, epochs=1, verbose=0)
+
+    def test_shape_not_matching_backbone(self, rng):
+        with pytest.raises(ValueError, match="to match its backbone"):
+            tiny_simclr().fit(rng.integers(0, 255, (8, 20, 20, 1), dtype="uint8"), batch_size=8, verbose=0)
+
+    def test_nan_pixels_fail_before_any_update(self, images):
+        model = tiny_simclr()
+        before = [w.numpy().copy() for w in model.weights]
+        bad = images.astype("float32")
+        bad[3, 2, 2, 0] = np.nan
+        with pytest.raises(tf.errors.InvalidArgumentError, match="contain NaN or Inf"):
+            model.fit(bad, batch_size=32, epochs=1, verbose=0)
+        for b, w in zip(before, model.weights):
+            np.testing.assert_array_equal(b, w.numpy())
+
+    def test_non_finite_loss_fails_before_any_update(self, images):
+        model = tiny_simclr()
+        # An exploding backbone output makes the loss non-finite.
+        model.backbone.get_layer("block1_conv").kernel.assign(
+            np.full(model.backbone.get_layer("block1_conv").kernel.shape, 1e38, "float32")
+        )
+        before = [w.numpy().copy() for w in model.trainable_weights]
+        with pytest.raises(tf.errors.InvalidArgumentError, match="loss is not finite"):
+            model.fit(images, batch_size=32, epochs=1, verbose=0)
+        for b, w in zip(before, model.trainable_weights):
+            np.testing.assert_array_equal(b, w.numpy())
+
+    def test_bad_backbone_and_temperature(self):
+        with pytest.raises(ValueError, match="backbone must be a keras.Model"):
+            SimCLR(keras.layers.Dense(3))
+        with pytest.raises(ValueError, match="temperature must be positive"):
+            SimCLR(ConvNet(input_shape=(16, 16, 1), filters=(4,)), temperature=-1)
+
+
+@pytest.mark.slow
+class TestSimCLRLearns(TestCase):
+    def test_beats_random_init_on_fashion_mnist(self, fashion_mnist):
+        data = fashion_mnist.subset(train_size=2048, test_size=1000, seed=0)
+        keras.utils.set_random_seed(0)
+        backbone = ResNet(input_shape=(28, 28, 1), depth=8, width=8)
+        random_accuracy = self.representation_accuracy(random_init_copy(backbone, seed=0), data)
+        model = SimCLR(backbone, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(2e-3))
+        model.fit(data.x_train, batch_size=128, epochs=8, verbose=0)
+        accuracy = self.representation_accuracy(model.encoder, data)
+        print(f"kNN accuracy: SimCLR {accuracy:.3f}, random init {random_accuracy:.3f}")
+        assert accuracy > random_accuracy + 0.03

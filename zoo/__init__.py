@@ -1,0 +1,1 @@
+"""Command-line scripts (absl flags): train, evaluate, benchmark, demo."""

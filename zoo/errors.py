@@ -1,0 +1,29 @@
+"""One clear line and a non-zero exit for the user's mistakes."""
+
+import contextlib
+import sys
+
+
+def one_line(error):
+    """The first line of an error's message (TensorFlow appends graph traces)."""
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    return message.strip().splitlines()[0].strip()
+
+
+@contextlib.contextmanager
+def exit_on_user_error():
+    """Turns the errors a user can fix into `error: ...` on stderr and exit
+    status 1; bugs keep their traceback."""
+    import tensorflow as tf
+
+    from keras_ssl.data import DataSourceMissingError
+    from zoo.runs import RunError
+
+    try:
+        yield
+    except (RunError, ValueError, DataSourceMissingError, tf.errors.InvalidArgumentError) as error:
+        print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume", file=sys.stderr, flush=True)
+        sys.exit(130)

@@ -1,0 +1,81 @@
+"""Evaluates a trained run's representation, next to its baselines.
+
+    python -m zoo.evaluate --model_dir=runs/simclr --protocol=linear --label_fraction=0.1
+    python -m zoo.evaluate --model_dir=runs/simclr --protocol=knn --label_fraction=1.0
+    python -m zoo.evaluate --model_dir=runs/simclr --protocol=finetune --label_fraction=0.01
+
+Prints the accuracy of the trained encoder, of the same backbone at random
+initialisation and (linear, kNN) of raw pixels, and records them in
+`model_dir/evaluation.json`.
+"""
+
+import os
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "A finished zoo.train run directory.")
+flags.DEFINE_enum("protocol", "linear", ["linear", "knn", "finetune"], "Evaluation protocol.")
+flags.DEFINE_float("label_fraction", 1.0, "Fraction of the training labels used (0.01, 0.1, 1.0).")
+flags.DEFINE_string("dataset", None, "Dataset to evaluate on (default: the one the run trained on).")
+flags.DEFINE_integer("seed", 0, "Seed of the labelled subset.")
+flags.DEFINE_bool("baselines", True, "Also evaluate the random-initialised backbone and raw pixels.")
+flags.DEFINE_integer("finetune_epochs", 20, "Epochs of the finetune protocol.")
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def evaluate_run(model, dataset, protocol, label_fraction, seed=0, baselines=True, finetune_epochs=20):
+    """Returns `{name: accuracy}` for the trained encoder and its baselines."""
+    from keras_ssl.evaluation import evaluate_encoder, random_init_copy
+
+    kwargs = {"epochs": finetune_epochs} if protocol == "finetune" else {}
+    encoder = model.encoder
+    results = {"trained": evaluate_encoder(encoder, dataset, protocol, label_fraction, seed, **kwargs)}
+    if baselines:
+        results["random_init"] = evaluate_encoder(
+            random_init_copy(encoder, seed), dataset, protocol, label_fraction, seed, **kwargs
+        )
+        if protocol != "finetune":
+            results["raw_pixels"] = evaluate_encoder(None, dataset, protocol, label_fraction, seed)
+    return results
+
+
+def record(model_dir, protocol, label_fraction, results):
+    """Merges results into `model_dir/evaluation.json`."""
+    from zoo import runs
+
+    path = os.path.join(model_dir, EVALUATION_FILE)
+    table = runs.read_json(path) if os.path.exists(path) else {}
+    table[f"{protocol}@{label_fraction:g}"] = results
+    runs.write_json_atomic(path, table)
+    return path
+
+
+def main(argv):
+    del argv
+    from zoo.errors import exit_on_user_error
+
+    with exit_on_user_error():
+        if not FLAGS.model_dir:
+            raise ValueError("--model_dir is required, e.g. --model_dir=runs/simclr")
+        if not 0 < FLAGS.label_fraction <= 1:
+            raise ValueError(f"--label_fraction must be in (0, 1], got {FLAGS.label_fraction}")
+        import keras_ssl  # noqa: F401  (registers the classes for loading)
+        from keras_ssl.data import load_dataset
+        from zoo import runs
+
+        model, config = runs.load_run(FLAGS.model_dir)
+        dataset = load_dataset(FLAGS.dataset or config.get("dataset", "fashion_mnist"))
+        results = evaluate_run(
+            model, dataset, FLAGS.protocol, FLAGS.label_fraction, FLAGS.seed, FLAGS.baselines, FLAGS.finetune_epochs
+        )
+        print(f"{FLAGS.protocol} accuracy on {dataset.name} test with {FLAGS.label_fraction:g} of the labels:")
+        for name, accuracy in results.items():
+            print(f"  {name:12s} {accuracy:.4f}")
+        print(f"Recorded in {record(FLAGS.model_dir, FLAGS.protocol, FLAGS.label_fraction, results)}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
