@@ -39,12 +39,10 @@ def main(argv):
         import keras_ssl
         from export.saved_model import export_encoder
         from zoo import runs
-        from zoo.evaluate import evaluate_run, record
-        from zoo.train import resolve_config, train
 
         dataset = choose_dataset()
         train_size = FLAGS.train_size
-        config = resolve_config("simclr", dataset.name, quick=True, epochs=FLAGS.epochs, train_size=train_size)
+        config = runs.resolve_config("simclr", dataset.name, quick=True, epochs=FLAGS.epochs, train_size=train_size)
         if config["train_size"] and config["train_size"] >= len(dataset.x_train):
             config["train_size"] = None
         model_path = os.path.join(FLAGS.model_dir, runs.MODEL_FILE)
@@ -54,14 +52,14 @@ def main(argv):
             model, config = runs.load_run(FLAGS.model_dir)
         else:
             subset = dataset.subset(train_size=config["train_size"], seed=config["seed"]) if config["train_size"] else dataset
-            model, _ = train(config, subset, FLAGS.model_dir, verbose=2)
+            model, _ = runs.train(config, subset, FLAGS.model_dir, verbose=2)
             print(f"Pretrained in {time.time() - start:.0f} s; run directory: {FLAGS.model_dir}")
 
         print(f"\nEvaluating on {dataset.describe()}")
         rows = {}
         for protocol in ("knn", "linear"):
-            results = evaluate_run(model, dataset, protocol, label_fraction=1.0, seed=config["seed"])
-            record(FLAGS.model_dir, protocol, 1.0, results)
+            results = runs.evaluate_run(model, dataset, protocol, label_fraction=1.0, seed=config["seed"])
+            runs.record_evaluation(FLAGS.model_dir, protocol, 1.0, results)
             rows[protocol] = results
         print(f"\n| {'representation':22s} | kNN (k=200) | linear probe |")
         print(f"|{'-' * 24}|-------------|--------------|")

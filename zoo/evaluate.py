@@ -9,7 +9,6 @@ initialisation and (linear, kNN) of raw pixels, and records them in
 `model_dir/evaluation.json`.
 """
 
-import os
 
 from absl import app, flags
 
@@ -21,36 +20,6 @@ flags.DEFINE_string("dataset", None, "Dataset to evaluate on (default: the one t
 flags.DEFINE_integer("seed", 0, "Seed of the labelled subset.")
 flags.DEFINE_bool("baselines", True, "Also evaluate the random-initialised backbone and raw pixels.")
 flags.DEFINE_integer("finetune_epochs", 20, "Epochs of the finetune protocol.")
-
-EVALUATION_FILE = "evaluation.json"
-
-
-def evaluate_run(model, dataset, protocol, label_fraction, seed=0, baselines=True, finetune_epochs=20):
-    """Returns `{name: accuracy}` for the trained encoder and its baselines."""
-    from keras_ssl.evaluation import evaluate_encoder, random_init_copy
-
-    kwargs = {"epochs": finetune_epochs} if protocol == "finetune" else {}
-    encoder = model.encoder
-    results = {"trained": evaluate_encoder(encoder, dataset, protocol, label_fraction, seed, **kwargs)}
-    if baselines:
-        results["random_init"] = evaluate_encoder(
-            random_init_copy(encoder, seed), dataset, protocol, label_fraction, seed, **kwargs
-        )
-        if protocol != "finetune":
-            results["raw_pixels"] = evaluate_encoder(None, dataset, protocol, label_fraction, seed)
-    return results
-
-
-def record(model_dir, protocol, label_fraction, results):
-    """Merges results into `model_dir/evaluation.json`."""
-    from zoo import runs
-
-    path = os.path.join(model_dir, EVALUATION_FILE)
-    table = runs.read_json(path) if os.path.exists(path) else {}
-    table[f"{protocol}@{label_fraction:g}"] = results
-    runs.write_json_atomic(path, table)
-    return path
-
 
 def main(argv):
     del argv
@@ -67,13 +36,13 @@ def main(argv):
 
         model, config = runs.load_run(FLAGS.model_dir)
         dataset = load_dataset(FLAGS.dataset or config.get("dataset", "fashion_mnist"))
-        results = evaluate_run(
+        results = runs.evaluate_run(
             model, dataset, FLAGS.protocol, FLAGS.label_fraction, FLAGS.seed, FLAGS.baselines, FLAGS.finetune_epochs
         )
         print(f"{FLAGS.protocol} accuracy on {dataset.name} test with {FLAGS.label_fraction:g} of the labels:")
         for name, accuracy in results.items():
             print(f"  {name:12s} {accuracy:.4f}")
-        print(f"Recorded in {record(FLAGS.model_dir, FLAGS.protocol, FLAGS.label_fraction, results)}")
+        print(f"Recorded in {runs.record_evaluation(FLAGS.model_dir, FLAGS.protocol, FLAGS.label_fraction, results)}")
     return 0
 
 

@@ -23,6 +23,9 @@ CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 BACKUP_DIR = "backup"
+EVALUATION_FILE = "evaluation.json"
+KNN_BANK_SIZE = 5000
+KNN_TEST_SIZE = 2000
 
 
 class RunError(Exception):
@@ -146,3 +149,140 @@ def completed_epochs(model_dir):
         return int(read_json(path)["epoch"])
     except (ValueError, KeyError):
         return 0
+
+
+def resolve_config(method, dataset_name, quick=False, **overrides):
+    """The method's config with flag overrides (those not None) applied."""
+    from zoo import configs
+
+    config = configs.get_config(method, quick=quick)
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    if overrides.get("learning_rate") is not None:
+        config["optimizer"] = {**config["optimizer"], "learning_rate": overrides["learning_rate"]}
+        config.pop("learning_rate")
+    config["method"] = method
+    config["dataset"] = dataset_name
+    config["quick"] = bool(quick)
+    for key in ("epochs", "batch_size"):
+        if config[key] < 1:
+            raise ValueError(f"--{key} must be at least 1, got {config[key]}")
+    return config
+
+
+def prepare_run_dir(model_dir, config):
+    """Creates `model_dir`, or checks that it holds a run of this config."""
+
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if os.path.exists(path):
+        old = read_json(path)
+        changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+        if changed:
+            key = changed[0]
+            raise RunError(
+                f"{model_dir} holds a run with a different config ({key}: {old.get(key)!r} -> "
+                f"{config.get(key)!r}): use a new --model_dir, or the same flags to resume"
+            )
+    else:
+        write_json_atomic(path, config)
+
+
+def is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callbacks=()):
+    """Trains the method of `config` on `dataset`, resumably, in `model_dir`.
+
+    Returns `(model, history)`, history as `{metric: [per epoch]}` over the
+    whole run (resumed parts included).
+    """
+    import keras
+    import tensorflow as tf
+
+    from keras_ssl.data import image_batches
+    from keras_ssl.distribute import is_multi_worker
+    from keras_ssl.evaluation import KNNMonitor, extract_features, plot_embedding, plot_history
+
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    keras.utils.set_random_seed(config["seed"])
+    if config.get("image_shape") is None:
+        config["image_shape"] = list(dataset.image_shape)
+    prepare_run_dir(model_dir, config)
+
+    batches = image_batches(dataset.x_train, config["batch_size"], seed=config["seed"])
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    batches = batches.with_options(options)
+    if is_multi_worker(strategy):
+        # Keras averages the first batch over workers; collective ops reject uint8.
+        batches = batches.map(lambda images: tf.cast(images, "float32"))
+    steps_per_epoch = len(dataset.x_train) // config["batch_size"]
+
+    with strategy.scope():
+        backbone = build_backbone(config, dataset.image_shape)
+        model = build_method(config, backbone)
+        model.compile(optimizer=build_optimizer(config, steps_per_epoch))
+
+    # Workers other than the chief write their state to private directories.
+    scratch = None if chief else tempfile.mkdtemp(prefix="keras_ssl-worker-")
+    history = JSONHistory(os.path.join(model_dir if chief else scratch, HISTORY_FILE))
+    callbacks = list(extra_callbacks)
+    if config.get("knn_every"):
+        bank = dataset.subset(train_size=min(KNN_BANK_SIZE, len(dataset.x_train)),
+                              test_size=min(KNN_TEST_SIZE, len(dataset.x_test)), seed=config["seed"])
+        callbacks.append(KNNMonitor(bank.x_train, bank.y_train, bank.x_test, bank.y_test, every=config["knn_every"]))
+    callbacks += [
+        history,
+        keras.callbacks.BackupAndRestore(
+            os.path.join(model_dir, BACKUP_DIR) if chief else os.path.join(scratch, BACKUP_DIR),
+            double_checkpoint=True,
+        ),
+        keras.callbacks.TensorBoard(os.path.join(model_dir if chief else scratch, "logs")),
+    ]
+    done = completed_epochs(model_dir)
+    if done:
+        print(f"Resuming {model_dir} from epoch {done} of {config['epochs']}", flush=True)
+    print(f"Training {config['method']} on {dataset.describe()}", flush=True)
+    model.fit(batches, epochs=config["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False)
+
+    history_dict = history.as_keras_history()
+    if chief:
+        save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
+        plot_history(history_dict, os.path.join(model_dir, "history.png"), title=f"{config['method']} on {dataset.name}")
+        test = dataset.subset(test_size=min(3000, len(dataset.x_test)), seed=config["seed"])
+        plot_embedding(
+            extract_features(model.encoder, test.x_test), test.y_test, os.path.join(model_dir, "embedding.png"),
+            class_names=dataset.class_names, title=f"{config['method']} embedding of {dataset.name} test (PCA)",
+        )
+    return model, history_dict
+
+
+def evaluate_run(model, dataset, protocol, label_fraction, seed=0, baselines=True, finetune_epochs=20):
+    """Returns `{name: accuracy}` for the trained encoder and its baselines."""
+    from keras_ssl.evaluation import evaluate_encoder, random_init_copy
+
+    kwargs = {"epochs": finetune_epochs} if protocol == "finetune" else {}
+    encoder = model.encoder
+    results = {"trained": evaluate_encoder(encoder, dataset, protocol, label_fraction, seed, **kwargs)}
+    if baselines:
+        results["random_init"] = evaluate_encoder(
+            random_init_copy(encoder, seed), dataset, protocol, label_fraction, seed, **kwargs
+        )
+        if protocol != "finetune":
+            results["raw_pixels"] = evaluate_encoder(None, dataset, protocol, label_fraction, seed)
+    return results
+
+
+def record_evaluation(model_dir, protocol, label_fraction, results):
+    """Merges results into `model_dir/evaluation.json`."""
+
+    path = os.path.join(model_dir, EVALUATION_FILE)
+    table = read_json(path) if os.path.exists(path) else {}
+    table[f"{protocol}@{label_fraction:g}"] = results
+    write_json_atomic(path, table)
+    return path

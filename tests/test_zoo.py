@@ -1,0 +1,110 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.test_case import REPO_ROOT, run_python
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+
+TINY = ["--method=simclr", "--dataset=digits", "--quick", "--batch_size=64", "--train_size=512"]
+
+
+def last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def assert_one_line_error(result, pattern):
+    assert result.returncode != 0, result.stdout + result.stderr
+    line = last_line(result.stderr)
+    assert line.startswith("error: ") and pattern in line, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_train_evaluate_and_rerun(tmp_path):
+    run = str(tmp_path / "run")
+    result = run_python(["-m", "zoo.train", *TINY, f"--model_dir={run}", "--epochs=2", "--knn_every=1"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("config.json", "model.keras", "history.json", "history.png", "embedding.png"):
+        assert os.path.exists(os.path.join(run, name)), name
+    assert not os.path.exists(os.path.join(run, "backup"))  # removed once training ends
+    assert any(f.startswith("events") for _, _, files in os.walk(os.path.join(run, "logs")) for f in files)
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert [e["epoch"] for e in history] == [1, 2]
+    assert all(np.isfinite(e["loss"]) and "val_knn_accuracy" in e for e in history)
+    config = json.load(open(os.path.join(run, "config.json")))
+    assert config["method"] == "simclr" and config["epochs"] == 2 and config["image_shape"] == [8, 8, 1]
+
+    again = run_python(["-m", "zoo.train", *TINY, f"--model_dir={run}", "--epochs=2", "--knn_every=1"])
+    assert again.returncode == 0 and "Run already complete" in again.stdout
+
+    evaluated = run_python(["-m", "zoo.evaluate", f"--model_dir={run}", "--protocol=knn", "--label_fraction=0.1"])
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    table = json.load(open(os.path.join(run, "evaluation.json")))["knn@0.1"]
+    assert set(table) == {"trained", "random_init", "raw_pixels"}
+    assert all(0 <= v <= 1 for v in table.values())
+    assert "random_init" in evaluated.stdout
+
+    changed = run_python(["-m", "zoo.train", *TINY, f"--model_dir={run}", "--epochs=3", "--knn_every=1"])
+    assert_one_line_error(changed, "different config")
+
+
+def test_killed_run_resumes_from_last_completed_epoch(tmp_path):
+    run = str(tmp_path / "run")
+    args = [sys.executable, "-m", "zoo.train", *TINY, f"--model_dir={run}", "--epochs=12", "--knn_every=0"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    metadata = os.path.join(run, "backup", "training_metadata.json")
+    process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and process.poll() is None:
+            if os.path.exists(metadata) and json.load(open(metadata))["epoch"] >= 2:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "training finished before it could be killed"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = json.load(open(os.path.join(run, "backup", "training_metadata.json")))["epoch"]
+    assert 2 <= killed_at < 12
+    assert not os.path.exists(os.path.join(run, "model.keras"))
+
+    resumed = run_python(args[1:], env=env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stdout and f"from epoch {killed_at}" in resumed.stdout
+    assert f"Epoch {killed_at + 1}/12" in resumed.stdout and "Epoch 1/12" not in resumed.stdout
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert [e["epoch"] for e in history] == list(range(1, 13))
+
+    check = run_python(["-c", (
+        "import keras, keras_ssl; m = keras.saving.load_model('%s/model.keras'); "
+        "print('iterations', int(m.optimizer.iterations))" % run)])
+    # 512 images / 64 per batch = 8 steps per epoch: the optimizer state resumed too.
+    assert "iterations 96" in check.stdout, check.stdout + check.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method=byol", "--dataset=digits", "--model_dir={d}"], "Unknown method 'byol'"),
+        (["--method=simclr", "--dataset=cifar", "--model_dir={d}"], "Unknown dataset 'cifar'"),
+        (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--batch_size=4096"], "larger than the dataset"),
+        (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--strategy=gpu:2"], "Unknown strategy"),
+        (["--method=simclr", "--dataset=digits"], "--model_dir is required"),
+    ],
+)
+def test_bad_train_flags_give_one_line(tmp_path, args, message):
+    result = run_python(["-m", "zoo.train", *[a.format(d=tmp_path / "run") for a in args]])
+    assert_one_line_error(result, message)
+    assert not os.path.exists(tmp_path / "run" / "model.keras")
+
+
+def test_evaluate_missing_run_gives_one_line(tmp_path):
+    result = run_python(["-m", "zoo.evaluate", f"--model_dir={tmp_path / 'nothing'}"])
+    assert_one_line_error(result, "does not exist")

@@ -1,0 +1,179 @@
+"""Benchmarks with a fixed budget: quality next to baselines, speed as ratios.
+
+    python -m zoo.benchmark --suite=simclr --output_dir=benchmarks/simclr
+
+Writes `results.json` and `results.md` (a Markdown table) into output_dir.
+Speed is a ratio of two throughputs measured in the same process, step for
+step in alternation, because absolute times on shared machines drift.
+"""
+
+import os
+import platform
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("suite", "simclr", ["simclr"], "Benchmark suite.")
+flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
+flags.DEFINE_integer("epochs", None, "Pretraining epochs (default: the suite's budget).")
+flags.DEFINE_integer("train_size", None, "Pretraining images (default: all).")
+flags.DEFINE_bool("quick", False, "A tiny budget, to check the benchmark itself runs.")
+flags.DEFINE_integer("seed", 0, "Seed of the run and of the labelled subsets.")
+
+LABEL_FRACTIONS = (0.01, 0.1, 1.0)
+
+
+class StepTimer:
+    """Times `fit` steps (all but the first of each call, which may trace)."""
+
+    def __init__(self):
+        import keras
+
+        timer = self
+
+        class _Callback(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                timer.start = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                if batch > 0:
+                    timer.durations.append(time.perf_counter() - timer.start)
+
+        self.durations = []
+        self.callback = _Callback()
+
+
+def throughput_ratio(make_ssl, make_supervised, images, labels, batch_size, steps=20, rounds=3):
+    """Images/s of SSL `fit` and of plain supervised `fit` on the same
+    backbone and batch, measured in alternation; returns a dict with both
+    (median step time) and their ratio."""
+    import numpy as np
+
+    n = batch_size * steps
+    ssl, supervised = make_ssl(), make_supervised()
+    timers = {"ssl": StepTimer(), "supervised": StepTimer()}
+    for _ in range(rounds + 1):  # The first round warms up (tracing, allocation).
+        for name, model in (("ssl", ssl), ("supervised", supervised)):
+            timers[name].durations.clear()
+            if name == "ssl":
+                model.fit(images[:n], batch_size=batch_size, epochs=1, verbose=0, shuffle=False,
+                          callbacks=[timers[name].callback])
+            else:
+                model.fit(images[:n].astype("float32"), labels[:n], batch_size=batch_size, epochs=1, verbose=0,
+                          shuffle=False, callbacks=[timers[name].callback])
+            timers[name].last = float(np.median(timers[name].durations))
+            timers[name].all = getattr(timers[name], "all", []) + [timers[name].last]
+    result = {}
+    for name, timer in timers.items():
+        result[f"{name}_images_per_s"] = batch_size / float(np.median(timer.all[1:]))
+    result["ratio"] = result["ssl_images_per_s"] / result["supervised_images_per_s"]
+    result["batch_size"] = batch_size
+    result["steps_per_round"] = steps
+    result["rounds"] = rounds
+    return result
+
+
+def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0):
+    import keras
+
+    from keras_ssl.data import load_fashion_mnist
+    from keras_ssl.evaluation import evaluate_encoder, random_init_copy
+    from zoo import runs
+
+    data = load_fashion_mnist()
+    config = runs.resolve_config("simclr", "fashion_mnist", quick=True, seed=seed, knn_every=5)
+    config["epochs"] = epochs or (1 if quick else 15)
+    config["train_size"] = train_size or (1024 if quick else None)
+    config["batch_size"] = 128 if quick else 256
+    pretrain = data.subset(train_size=config["train_size"], seed=seed) if config["train_size"] else data
+    evaluation = data.subset(train_size=2000, test_size=1000, seed=seed) if quick else data
+
+    start = time.time()
+    model, history = runs.train(config, pretrain, os.path.join(output_dir, "simclr_run"), verbose=2)
+    pretrain_seconds = time.time() - start
+
+    encoders = {"SimCLR": model.encoder, "random init": random_init_copy(model.encoder, seed), "raw pixels": None}
+    quality = {}
+    for name, encoder in encoders.items():
+        for protocol in ("knn", "linear"):
+            for fraction in LABEL_FRACTIONS:
+                accuracy = evaluate_encoder(encoder, evaluation, protocol, fraction, seed)
+                quality[f"{name}|{protocol}|{fraction:g}"] = accuracy
+                print(f"{name:12s} {protocol:6s} {fraction:>5g} labels: {accuracy:.4f}", flush=True)
+
+    def make_ssl():
+        keras.utils.set_random_seed(seed)
+        ssl = runs.build_method(config, runs.build_backbone(config, data.image_shape))
+        ssl.compile(optimizer=keras.optimizers.Adam(1e-3))
+        return ssl
+
+    def make_supervised():
+        keras.utils.set_random_seed(seed)
+        backbone = runs.build_backbone(config, data.image_shape)
+        classifier = keras.Sequential([backbone, keras.layers.Dense(data.num_classes)])
+        classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
+                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return classifier
+
+    speed = throughput_ratio(make_ssl, make_supervised, data.x_train, data.y_train, config["batch_size"],
+                             steps=5 if quick else 20, rounds=1 if quick else 3)
+    print(f"SimCLR {speed['ssl_images_per_s']:.0f} images/s, supervised {speed['supervised_images_per_s']:.0f} "
+          f"images/s, ratio {speed['ratio']:.3f}", flush=True)
+    return {
+        "suite": "simclr",
+        "config": config,
+        "pretrain_images": len(pretrain.x_train),
+        "pretrain_seconds": pretrain_seconds,
+        "final_loss": history["loss"][-1],
+        "evaluation_train_images": len(evaluation.x_train),
+        "evaluation_test_images": len(evaluation.x_test),
+        "quality": quality,
+        "speed": speed,
+    }
+
+
+def markdown(result):
+    lines = [f"SimCLR on Fashion-MNIST: {result['config']['backbone']['class']}-{result['config']['backbone']['depth']} "
+             f"(width {result['config']['backbone']['width']}), {result['config']['epochs']} epochs on "
+             f"{result['pretrain_images']} images, batch {result['config']['batch_size']}; evaluated on "
+             f"{result['evaluation_test_images']} test images; labelled subsets class-balanced, seed "
+             f"{result['config']['seed']}.", ""]
+    header = "| representation | " + " | ".join(
+        f"{p} {int(f * 100)}%" for p in ("kNN", "linear") for f in LABEL_FRACTIONS) + " |"
+    lines += [header, "|" + "---|" * (1 + 2 * len(LABEL_FRACTIONS))]
+    for name in ("SimCLR", "random init", "raw pixels"):
+        cells = [f"{result['quality'][f'{name}|{p}|{f:g}']:.4f}" for p in ("knn", "linear") for f in LABEL_FRACTIONS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    speed = result["speed"]
+    lines += ["", "| SimCLR images/s | supervised images/s | ratio |", "|---|---|---|",
+              f"| {speed['ssl_images_per_s']:.0f} | {speed['supervised_images_per_s']:.0f} | {speed['ratio']:.3f} |",
+              "", f"Machine: {result['machine']}; pretraining took {result['pretrain_seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    del argv
+    from zoo.errors import exit_on_user_error
+    from zoo.runs import write_json_atomic
+
+    with exit_on_user_error():
+        import keras_ssl  # noqa: F401
+        import tensorflow as tf
+
+        output_dir = FLAGS.output_dir or os.path.join("benchmarks", FLAGS.suite)
+        os.makedirs(output_dir, exist_ok=True)
+        result = simclr_suite(output_dir, FLAGS.epochs, FLAGS.train_size, FLAGS.quick, FLAGS.seed)
+        result["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, " + (
+            "GPU" if tf.config.list_physical_devices("GPU") else "no GPU")
+        write_json_atomic(os.path.join(output_dir, "results.json"), result)
+        table = markdown(result)
+        with open(os.path.join(output_dir, "results.md"), "w") as f:
+            f.write(table)
+        print("\n" + table)
+        print(f"Wrote {output_dir}/results.json and results.md")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
