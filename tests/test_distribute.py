@@ -166,3 +166,22 @@ def test_two_workers_train_and_the_chief_saves(tmp_path):
     embeddings = model.predict(images, verbose=0)
     assert embeddings.shape == (4, model.backbone.feature_dim)
     assert np.all(np.isfinite(embeddings))
+
+
+def test_zoo_train_on_two_workers(tmp_path):
+    """The same through the script users run: `zoo.train --strategy=multi_worker`."""
+    ports = _free_loopback_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    model_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "zoo.train", "--method=simclr", "--dataset=digits", "--quick",
+               "--train_size=256", "--batch_size=64", "--epochs=2", "--knn_every=0", "--strategy=multi_worker",
+               f"--model_dir={model_dir}", "--verbose=2"]
+    logs = [tmp_path / f"worker{index}.log" for index in range(2)]
+    envs = [_env({"cluster": cluster, "task": {"type": "worker", "index": index}}) for index in range(2)]
+
+    codes = _run_together([command, command], logs, timeout=240, envs=envs)
+
+    _check_ran(codes, logs, "worker")
+    assert (model_dir / "model.keras").exists()
+    history = json.loads((model_dir / "history.json").read_text())
+    assert [entry["epoch"] for entry in history] == [1, 2]

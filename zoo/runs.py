@@ -13,6 +13,7 @@ A run directory holds:
 
 import json
 import os
+import shutil
 import tempfile
 
 import keras
@@ -251,14 +252,19 @@ def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callb
     model.fit(batches, epochs=config["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False)
 
     history_dict = history.as_keras_history()
+    # Every worker saves and predicts (under a multi-worker strategy these
+    # are collective); only the chief writes where it counts.
+    save_model_atomic(model, os.path.join(model_dir if chief else scratch, MODEL_FILE))
+    test = dataset.subset(test_size=min(3000, len(dataset.x_test)), seed=config["seed"])
+    features = extract_features(model.encoder, test.x_test)
     if chief:
-        save_model_atomic(model, os.path.join(model_dir, MODEL_FILE))
         plot_history(history_dict, os.path.join(model_dir, "history.png"), title=f"{config['method']} on {dataset.name}")
-        test = dataset.subset(test_size=min(3000, len(dataset.x_test)), seed=config["seed"])
         plot_embedding(
-            extract_features(model.encoder, test.x_test), test.y_test, os.path.join(model_dir, "embedding.png"),
+            features, test.y_test, os.path.join(model_dir, "embedding.png"),
             class_names=dataset.class_names, title=f"{config['method']} embedding of {dataset.name} test (PCA)",
         )
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     return model, history_dict
 
 
