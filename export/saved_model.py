@@ -136,7 +136,10 @@ def main(argv):
     from absl import flags
 
     FLAGS = flags.FLAGS
-    tf.get_logger().setLevel("WARNING")  # Keep SavedModel-writing INFO lines out of the output.
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # Keep SavedModel-writing INFO lines out of the output.
+    tf.get_logger().setLevel("WARNING")
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {argv[1:]}: pass only --model_dir, --export_base and --version")
     model_dir = FLAGS.model_dir

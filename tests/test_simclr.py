@@ -133,3 +133,27 @@ class TestSimCLRLearns(TestCase):
         print(f"kNN accuracy: SimCLR {accuracy:.3f}, random init {random_accuracy:.3f}")
         assert accuracy > random_accuracy + 0.02
         assert 1 - accuracy < 0.6 * (1 - random_accuracy)
+
+
+class TestSimCLRMixedPrecision:
+    def test_mixed_float16_updates_like_float32(self, images):
+        # compile() wraps the optimizer in a LossScaleOptimizer under
+        # mixed_float16; train_step must scale the loss, or updates come out
+        # 32768x too small.
+        deltas = {}
+        for policy in ("float32", "mixed_float16"):
+            keras.mixed_precision.set_global_policy(policy)
+            try:
+                model = tiny_simclr(augmenter=keras.layers.Identity(dtype="float32"))
+                model.compile(optimizer=keras.optimizers.SGD(0.1))
+                before = [w.numpy().copy() for w in model.trainable_weights]
+                # 40 steps: the first few overflow in float16 and are skipped
+                # while the dynamic loss scale comes down.
+                model.fit(images, batch_size=4, epochs=5, verbose=0)
+                deltas[policy] = np.mean([np.abs(w.numpy() - b).mean() for b, w in zip(before, model.trainable_weights)])
+                if policy == "mixed_float16":
+                    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+                    assert model.backbone.compute_dtype == "float16"
+            finally:
+                keras.mixed_precision.set_global_policy("float32")
+        assert 0.3 < deltas["mixed_float16"] / deltas["float32"] < 3.0, deltas

@@ -3,5 +3,6 @@
 from keras_ssl.augment.random_apply import RandomApply
 from keras_ssl.augment.random_resized_crop import RandomResizedCrop
 from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
+from keras_ssl.augment.weak_augmenter import WeakAugmenter
 
-__all__ = ["RandomApply", "RandomResizedCrop", "SimCLRAugmenter"]
+__all__ = ["RandomApply", "RandomResizedCrop", "SimCLRAugmenter", "WeakAugmenter"]

@@ -2,6 +2,7 @@
 
 from keras_ssl.data.image_dataset import ImageDataset
 from keras_ssl.data.pipelines import image_batches
+from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.data.sources import (
     DataSourceMissingError,
     load_dataset,
@@ -17,8 +18,10 @@ __all__ = [
     "balanced_indices",
     "image_batches",
     "label_fraction_indices",
+    "labelled_split",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
     "load_tfds",
+    "semi_supervised_batches",
 ]

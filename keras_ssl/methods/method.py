@@ -9,7 +9,7 @@ from keras_ssl.distribute import is_multi_worker, num_replicas_in_sync
 class Method(keras.Model):
     """Base class of self-supervised methods: a backbone plus a training rule.
 
-    A subclass implements `compute_losses(images, training)`, returning a
+    A subclass implements `compute_losses(batch, training)`, returning a
     dict whose `"loss"` entry is the scalar to minimise (mean over this
     replica's examples) and whose other entries are scalars to report; and
     names those entries in `metric_names`. This class supplies the rest of
@@ -55,8 +55,8 @@ class Method(keras.Model):
     def default_augmenter(self):
         return keras.layers.Identity(name="no_augmentation")
 
-    def compute_losses(self, images, training):
-        raise NotImplementedError(f"{type(self).__name__} must implement compute_losses(images, training)")
+    def compute_losses(self, batch, training):
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_losses(batch, training)")
 
     # --- contract ------------------------------------------------------
     @property
@@ -106,10 +106,18 @@ class Method(keras.Model):
         images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.prepare_images(images)
 
+    def unpack_batch(self, data):
+        """What `compute_losses` gets from a batch: checked float images by
+        default; methods with other data (labels, indices) override it."""
+        return self.unpack_images(data)
+
+    def after_update(self, batch):
+        """Runs after each optimizer step (EMA teachers, memory banks)."""
+
     def train_step(self, data):
-        images = self.unpack_images(data)
+        batch = self.unpack_batch(data)
         with tf.GradientTape() as tape:
-            results = self.compute_losses(images, training=True)
+            results = self.compute_losses(batch, training=True)
             loss = tf.cast(results["loss"], "float32")
             # Gradients are summed over replicas: divide so N replicas match 1.
             scaled = self.optimizer.scale_loss(loss / num_replicas_in_sync())
@@ -124,16 +132,17 @@ class Method(keras.Model):
         with tf.control_dependencies([check]):
             gradients = [None if g is None else tf.identity(g) for g in gradients]
         self.optimizer.apply(gradients, variables)
+        self.after_update(batch)
         return self.update_trackers(results)
 
     def test_step(self, data):
-        images = self.unpack_images(data)
-        return self.update_trackers(self.compute_losses(images, training=False))
+        return self.update_trackers(self.compute_losses(self.unpack_batch(data), training=False))
 
     def update_trackers(self, results):
         for name, tracker in self.trackers.items():
-            tracker.update_state(results[name])
-        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
+            if name in results:
+                tracker.update_state(results[name])
+        logs = {name: tracker.result() for name, tracker in self.trackers.items() if name in results}
         if is_multi_worker(self.distribute_strategy):
             # Keras averages logs over workers along axis 0, which scalars
             # lack (tensorflow#72388): give it shape [1]; it returns scalars.
