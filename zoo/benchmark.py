@@ -1,6 +1,7 @@
 """Benchmarks with a fixed budget: quality next to baselines, speed as ratios.
 
     python -m zoo.benchmark --suite=simclr --output_dir=benchmarks/simclr
+    python -m zoo.benchmark --suite=semi_supervised --output_dir=benchmarks/semi_supervised
 
 Writes `results.json` and `results.md` (a Markdown table) into output_dir.
 Speed is a ratio of two throughputs measured in the same process, step for
@@ -14,12 +15,18 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "simclr", ["simclr"], "Benchmark suite.")
+flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised"], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
 flags.DEFINE_integer("epochs", None, "Pretraining epochs (default: the suite's budget).")
 flags.DEFINE_integer("train_size", None, "Pretraining images (default: all).")
 flags.DEFINE_bool("quick", False, "A tiny budget, to check the benchmark itself runs.")
-flags.DEFINE_integer("seed", 0, "Seed of the run and of the labelled subsets.")
+flags.DEFINE_bool("speed_only", False, "simclr: measure the speed ratio again (on a quiet machine) and keep the "
+                  "quality results of output_dir/results.json.")
+flags.DEFINE_integer("seed", 0, "Seed of the run and of the labelled subsets (simclr).")
+flags.DEFINE_list("seeds", ["0", "1"], "Seeds of the labelled subsets and runs (semi_supervised).")
+flags.DEFINE_list("num_labels", ["100", "1000"], "Label budgets (semi_supervised).")
+flags.DEFINE_list("methods", None, "Methods to run (semi_supervised; default all).")
+flags.DEFINE_integer("steps", None, "Training steps of every run (semi_supervised; default the suite's budget).")
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
 
@@ -74,7 +81,7 @@ def throughput_ratio(make_ssl, make_supervised, images, labels, batch_size, step
     return result
 
 
-def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0):
+def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0, speed_only=False):
     import keras
 
     from keras_ssl.data import load_fashion_mnist
@@ -83,24 +90,11 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0):
 
     data = load_fashion_mnist()
     config = runs.resolve_config("simclr", "fashion_mnist", quick=True, seed=seed, knn_every=5)
-    config["epochs"] = epochs or (1 if quick else 15)
+    config["epochs"] = epochs or (1 if quick else 10)
     config["train_size"] = train_size or (1024 if quick else None)
     config["batch_size"] = 128 if quick else 256
     pretrain = data.subset(train_size=config["train_size"], seed=seed) if config["train_size"] else data
     evaluation = data.subset(train_size=2000, test_size=1000, seed=seed) if quick else data
-
-    start = time.time()
-    model, history = runs.train(config, pretrain, os.path.join(output_dir, "simclr_run"), verbose=2)
-    pretrain_seconds = time.time() - start
-
-    encoders = {"SimCLR": model.encoder, "random init": random_init_copy(model.encoder, seed), "raw pixels": None}
-    quality = {}
-    for name, encoder in encoders.items():
-        for protocol in ("knn", "linear"):
-            for fraction in LABEL_FRACTIONS:
-                accuracy = evaluate_encoder(encoder, evaluation, protocol, fraction, seed)
-                quality[f"{name}|{protocol}|{fraction:g}"] = accuracy
-                print(f"{name:12s} {protocol:6s} {fraction:>5g} labels: {accuracy:.4f}", flush=True)
 
     def make_ssl():
         keras.utils.set_random_seed(seed)
@@ -116,10 +110,35 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0):
                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         return classifier
 
-    speed = throughput_ratio(make_ssl, make_supervised, data.x_train, data.y_train, config["batch_size"],
-                             steps=5 if quick else 20, rounds=1 if quick else 3)
-    print(f"SimCLR {speed['ssl_images_per_s']:.0f} images/s, supervised {speed['supervised_images_per_s']:.0f} "
-          f"images/s, ratio {speed['ratio']:.3f}", flush=True)
+    def measure_speed():
+        speed = throughput_ratio(make_ssl, make_supervised, data.x_train, data.y_train, config["batch_size"],
+                                 steps=5 if quick else 20, rounds=1 if quick else 3)
+        print(f"SimCLR {speed['ssl_images_per_s']:.0f} images/s, supervised {speed['supervised_images_per_s']:.0f} "
+              f"images/s, ratio {speed['ratio']:.3f}", flush=True)
+        return speed
+
+    if speed_only:
+        path = os.path.join(output_dir, "results.json")
+        if not os.path.exists(path):
+            raise runs.RunError(f"--speed_only needs an earlier {path}: run the suite without it first")
+        result = runs.read_json(path)
+        result["speed"] = measure_speed()
+        return result
+
+    start = time.time()
+    model, history = runs.train(config, pretrain, os.path.join(output_dir, "simclr_run"), verbose=2)
+    pretrain_seconds = time.time() - start
+
+    encoders = {"SimCLR": model.encoder, "random init": random_init_copy(model.encoder, seed), "raw pixels": None}
+    quality = {}
+    for name, encoder in encoders.items():
+        for protocol in ("knn", "linear"):
+            for fraction in LABEL_FRACTIONS:
+                accuracy = evaluate_encoder(encoder, evaluation, protocol, fraction, seed)
+                quality[f"{name}|{protocol}|{fraction:g}"] = accuracy
+                print(f"{name:12s} {protocol:6s} {fraction:>5g} labels: {accuracy:.4f}", flush=True)
+
+    speed = measure_speed()
     return {
         "suite": "simclr",
         "config": config,
@@ -133,7 +152,76 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0):
     }
 
 
-def markdown(result):
+def semi_supervised_suite(output_dir, num_labels_list, seeds, methods=None, steps=None, quick=False):
+    """Every semi-supervised method next to supervised-only on the same
+    labels and the fully supervised reference: same backbone, augmentation,
+    optimizer and number of steps; accuracy of each method's classifier on
+    the Fashion-MNIST test set, for each label budget and seed."""
+    from keras_ssl.data import load_fashion_mnist
+    from keras_ssl.evaluation import classifier_accuracy
+    from zoo import configs, runs
+
+    data = load_fashion_mnist()
+    if quick:
+        data = data.subset(train_size=2000, test_size=500, seed=0)
+    methods = list(methods or configs.SEMI_SUPERVISED)
+    steps = steps or (20 if quick else 600)
+    epochs = 2 if quick else 4
+    runs_done = []
+
+    def run(method, num_labels, seed):
+        config = runs.resolve_config(method, "fashion_mnist", seed=seed, num_labels=num_labels)
+        config.update({
+            "backbone": {"class": "ConvNet", "filters": [16, 32, 64]},
+            "epochs": epochs,
+            "steps_per_epoch": steps // epochs,
+            "rampup_epochs": config.get("rampup_epochs") and max(1, epochs // 2),
+            "batch_size": min(config["batch_size"], num_labels),
+        })
+        name = f"{method}-{num_labels}-seed{seed}"
+        start = time.time()
+        model, history = runs.train(config, data, os.path.join(output_dir, "runs", name), verbose=2)
+        result = {"method": method, "num_labels": num_labels, "seed": seed, "seconds": time.time() - start,
+                  "accuracy": classifier_accuracy(model, data.x_test, data.y_test), "steps": steps}
+        print(f"{name}: test accuracy {result['accuracy']:.4f} ({result['seconds']:.0f} s)", flush=True)
+        runs_done.append(result)
+
+    for seed in seeds:
+        for num_labels in num_labels_list:
+            for method in methods:
+                run(method, num_labels, seed)
+        run("supervised", len(data.y_train), seed)
+    return {"suite": "semi_supervised", "dataset": "fashion_mnist", "steps": steps,
+            "backbone": "ConvNet(16, 32, 64)", "train_images": len(data.x_train),
+            "test_images": len(data.x_test), "runs": runs_done}
+
+
+def semi_supervised_markdown(result):
+    import numpy as np
+
+    budgets = sorted({r["num_labels"] for r in result["runs"] if r["num_labels"] < result["train_images"]})
+    methods = list(dict.fromkeys(r["method"] for r in result["runs"]))
+    full = [r["accuracy"] for r in result["runs"] if r["num_labels"] == result["train_images"]]
+    seeds = sorted({r["seed"] for r in result["runs"]})
+    lines = [f"Fashion-MNIST test accuracy of each method's classifier, {result['backbone']}, "
+             f"{result['steps']} steps per run, mean ± std over seeds {seeds}; "
+             f"{result['test_images']} test images.", "",
+             "| method | " + " | ".join(f"{n} labels" for n in budgets) + " |",
+             "|---|" + "---|" * len(budgets)]
+
+    def cell(values):
+        return f"{np.mean(values):.4f} ± {np.std(values):.4f}" if values else "-"
+
+    for method in methods:
+        cells = [cell([r["accuracy"] for r in result["runs"] if r["method"] == method and r["num_labels"] == n])
+                 for n in budgets]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines.append(f"| fully supervised ({result['train_images']} labels) | " + " | ".join([cell(full)] * len(budgets)) + " |")
+    lines += ["", f"Machine: {result['machine']}."]
+    return "\n".join(lines) + "\n"
+
+
+def simclr_markdown(result):
     lines = [f"SimCLR on Fashion-MNIST: {result['config']['backbone']['class']}-{result['config']['backbone']['depth']} "
              f"(width {result['config']['backbone']['width']}), {result['config']['epochs']} epochs on "
              f"{result['pretrain_images']} images, batch {result['config']['batch_size']}; evaluated on "
@@ -163,7 +251,14 @@ def main(argv):
 
         output_dir = FLAGS.output_dir or os.path.join("benchmarks", FLAGS.suite)
         os.makedirs(output_dir, exist_ok=True)
-        result = simclr_suite(output_dir, FLAGS.epochs, FLAGS.train_size, FLAGS.quick, FLAGS.seed)
+        if FLAGS.suite == "simclr":
+            result = simclr_suite(output_dir, FLAGS.epochs, FLAGS.train_size, FLAGS.quick, FLAGS.seed,
+                                  FLAGS.speed_only)
+            markdown = simclr_markdown
+        else:
+            result = semi_supervised_suite(output_dir, [int(n) for n in FLAGS.num_labels],
+                                           [int(s) for s in FLAGS.seeds], FLAGS.methods, FLAGS.steps, FLAGS.quick)
+            markdown = semi_supervised_markdown
         result["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, " + (
             "GPU" if tf.config.list_physical_devices("GPU") else "no GPU")
         write_json_atomic(os.path.join(output_dir, "results.json"), result)

@@ -3,6 +3,7 @@
     python -m zoo.evaluate --model_dir=runs/simclr --protocol=linear --label_fraction=0.1
     python -m zoo.evaluate --model_dir=runs/simclr --protocol=knn --label_fraction=1.0
     python -m zoo.evaluate --model_dir=runs/simclr --protocol=finetune --label_fraction=0.01
+    python -m zoo.evaluate --model_dir=runs/mix_match --protocol=classifier
 
 Prints the accuracy of the trained encoder, of the same backbone at random
 initialisation and (linear, kNN) of raw pixels, and records them in
@@ -14,7 +15,8 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A finished zoo.train run directory.")
-flags.DEFINE_enum("protocol", "linear", ["linear", "knn", "finetune"], "Evaluation protocol.")
+flags.DEFINE_enum("protocol", "linear", ["linear", "knn", "finetune", "classifier"],
+                  "Evaluation protocol (classifier: a semi-supervised method's own classifier).")
 flags.DEFINE_float("label_fraction", 1.0, "Fraction of the training labels used (0.01, 0.1, 1.0).")
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on (default: the one the run trained on).")
 flags.DEFINE_integer("seed", 0, "Seed of the labelled subset.")
@@ -39,7 +41,10 @@ def main(argv):
         results = runs.evaluate_run(
             model, dataset, FLAGS.protocol, FLAGS.label_fraction, FLAGS.seed, FLAGS.baselines, FLAGS.finetune_epochs
         )
-        print(f"{FLAGS.protocol} accuracy on {dataset.name} test with {FLAGS.label_fraction:g} of the labels:")
+        if FLAGS.protocol == "classifier":
+            print(f"accuracy of the trained classifier on {dataset.name} test:")
+        else:
+            print(f"{FLAGS.protocol} accuracy on {dataset.name} test with {FLAGS.label_fraction:g} of the labels:")
         for name, accuracy in results.items():
             print(f"  {name:12s} {accuracy:.4f}")
         print(f"Recorded in {runs.record_evaluation(FLAGS.model_dir, FLAGS.protocol, FLAGS.label_fraction, results)}")

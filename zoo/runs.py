@@ -11,6 +11,7 @@ A run directory holds:
     embedding.png        PCA map of the test embeddings
 """
 
+import inspect
 import json
 import os
 import shutil
@@ -71,10 +72,55 @@ def build_backbone(config, image_shape):
     return cls(input_shape=tuple(image_shape), **spec)
 
 
-def build_method(config, backbone):
+def build_method(config, backbone, num_classes=None, steps_per_epoch=None, num_unlabelled=None):
+    """The method of `config["model"]` on `backbone`. Semi-supervised
+    methods also get the number of classes, their ramp-up in steps
+    (`rampup_epochs` x `steps_per_epoch`) and, where they keep per-example
+    state, the number of unlabelled examples."""
     spec = dict(config["model"])
     cls = getattr(keras_ssl.methods, spec.pop("class"))
+    if config.get("semi_supervised"):
+        parameters = inspect.signature(cls).parameters
+        spec["num_classes"] = num_classes
+        if config.get("rampup_epochs") and "rampup_steps" in parameters:
+            spec["rampup_steps"] = int(config["rampup_epochs"] * steps_per_epoch)
+        if "num_unlabelled" in parameters:
+            spec["num_unlabelled"] = num_unlabelled
+        if "steps_per_epoch" in parameters:
+            spec["steps_per_epoch"] = steps_per_epoch
     return cls(backbone, seed=config.get("seed"), **spec)
+
+
+def training_data(config, dataset):
+    """`(batches, steps_per_epoch, num_unlabelled)` for the method of
+    `config`: raw image batches, or for semi-supervised methods
+    `((x_l, y_l), x_u)` batches over a class-balanced labelled subset of
+    `num_labels` examples (fixed by the seed) and the unlabelled rest."""
+
+    from keras_ssl.data import image_batches, labelled_split, semi_supervised_batches
+
+    if not config.get("semi_supervised"):
+        batches = image_batches(dataset.x_train, config["batch_size"], seed=config["seed"])
+        return batches, len(dataset.x_train) // config["batch_size"], None
+    num_labels = config["num_labels"]
+    if not 0 < num_labels <= len(dataset.y_train):
+        raise ValueError(f"--num_labels must be between 1 and {len(dataset.y_train)}, got {num_labels}")
+    if num_labels < dataset.num_classes:
+        raise ValueError(f"--num_labels {num_labels} is fewer than the {dataset.num_classes} classes: raise it")
+    labelled, unlabelled = labelled_split(dataset.y_train, num_labels, seed=config["seed"])
+    if len(unlabelled) == 0:  # Every label kept (the fully supervised reference).
+        unlabelled = labelled
+    ratio = config.get("unlabelled_ratio", 1)
+    if config["batch_size"] > num_labels:
+        raise ValueError(f"--batch_size {config['batch_size']} is larger than --num_labels {num_labels}: lower it")
+    batches = semi_supervised_batches(
+        dataset.x_train[labelled], dataset.y_train[labelled], dataset.x_train[unlabelled], config["batch_size"],
+        unlabelled_ratio=ratio, with_indices=bool(config.get("with_indices")), seed=config["seed"],
+    )
+    steps_per_epoch = len(unlabelled) // (config["batch_size"] * ratio)
+    if config.get("steps_per_epoch"):  # A fixed step budget: epochs of that many steps.
+        batches, steps_per_epoch = batches.repeat(), config["steps_per_epoch"]
+    return batches, steps_per_epoch, len(unlabelled)
 
 
 def build_optimizer(config, steps_per_epoch):
@@ -157,6 +203,9 @@ def resolve_config(method, dataset_name, quick=False, **overrides):
     from zoo import configs
 
     config = configs.get_config(method, quick=quick)
+    for key in ("num_labels", "unlabelled_ratio"):
+        if overrides.get(key) is not None and not config.get("semi_supervised"):
+            raise ValueError(f"--{key} is for semi-supervised methods; {method} trains without labels")
     config.update({k: v for k, v in overrides.items() if v is not None})
     if overrides.get("learning_rate") is not None:
         config["optimizer"] = {**config["optimizer"], "learning_rate": overrides["learning_rate"]}
@@ -204,7 +253,6 @@ def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callb
     import keras
     import tensorflow as tf
 
-    from keras_ssl.data import image_batches
     from keras_ssl.distribute import is_multi_worker
     from keras_ssl.evaluation import KNNMonitor, extract_features, plot_embedding, plot_history
 
@@ -215,18 +263,18 @@ def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callb
         config["image_shape"] = list(dataset.image_shape)
     prepare_run_dir(model_dir, config)
 
-    batches = image_batches(dataset.x_train, config["batch_size"], seed=config["seed"])
+    batches, steps_per_epoch, num_unlabelled = training_data(config, dataset)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     batches = batches.with_options(options)
     if is_multi_worker(strategy):
         # Keras averages the first batch over workers; collective ops reject uint8.
-        batches = batches.map(lambda images: tf.cast(images, "float32"))
-    steps_per_epoch = len(dataset.x_train) // config["batch_size"]
+        batches = batches.map(lambda *x: tf.nest.map_structure(
+            lambda t: tf.cast(t, "float32") if t.dtype == tf.uint8 else t, x if len(x) > 1 else x[0]))
 
     with strategy.scope():
         backbone = build_backbone(config, dataset.image_shape)
-        model = build_method(config, backbone)
+        model = build_method(config, backbone, dataset.num_classes, steps_per_epoch, num_unlabelled)
         model.compile(optimizer=build_optimizer(config, steps_per_epoch))
 
     # Workers other than the chief write their state to private directories.
@@ -237,6 +285,8 @@ def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callb
         bank = dataset.subset(train_size=min(KNN_BANK_SIZE, len(dataset.x_train)),
                               test_size=min(KNN_TEST_SIZE, len(dataset.x_test)), seed=config["seed"])
         callbacks.append(KNNMonitor(bank.x_train, bank.y_train, bank.x_test, bank.y_test, every=config["knn_every"]))
+    if config.get("swap_ema_weights"):  # Validate on the averaged weights; fit ends on them.
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=False))
     callbacks += [
         history,
         keras.callbacks.BackupAndRestore(
@@ -249,7 +299,9 @@ def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callb
     if done:
         print(f"Resuming {model_dir} from epoch {done} of {config['epochs']}", flush=True)
     print(f"Training {config['method']} on {dataset.describe()}", flush=True)
-    model.fit(batches, epochs=config["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False)
+    validation = (dataset.x_test, dataset.y_test) if config.get("semi_supervised") else None
+    model.fit(batches, epochs=config["epochs"], callbacks=callbacks, verbose=verbose, shuffle=False,
+              validation_data=validation, steps_per_epoch=config.get("steps_per_epoch"))
 
     history_dict = history.as_keras_history()
     # Every worker saves and predicts (under a multi-worker strategy these
@@ -270,8 +322,10 @@ def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callb
 
 def evaluate_run(model, dataset, protocol, label_fraction, seed=0, baselines=True, finetune_epochs=20):
     """Returns `{name: accuracy}` for the trained encoder and its baselines."""
-    from keras_ssl.evaluation import evaluate_encoder, random_init_copy
+    from keras_ssl.evaluation import classifier_accuracy, evaluate_encoder, random_init_copy
 
+    if protocol == "classifier":  # The method's own classifier (semi-supervised methods).
+        return {"trained": classifier_accuracy(model, dataset.x_test, dataset.y_test)}
     kwargs = {"epochs": finetune_epochs} if protocol == "finetune" else {}
     encoder = model.encoder
     results = {"trained": evaluate_encoder(encoder, dataset, protocol, label_fraction, seed, **kwargs)}

@@ -22,6 +22,8 @@ flags.DEFINE_float("learning_rate", None, "Peak learning rate (default: the meth
 flags.DEFINE_integer("train_size", None, "Train on a class-balanced subset of this many images.")
 flags.DEFINE_integer("seed", None, "Random seed (default: the method's config).")
 flags.DEFINE_integer("knn_every", None, "Report kNN accuracy every N epochs (0: never).")
+flags.DEFINE_integer("num_labels", None, "Semi-supervised methods: labelled examples, class-balanced (e.g. 100).")
+flags.DEFINE_integer("unlabelled_ratio", None, "Semi-supervised methods: unlabelled images per labelled image in a batch.")
 flags.DEFINE_string("strategy", "default", "default, mirrored, multi_worker, tpu or cpu:N.")
 flags.DEFINE_bool("quick", False, "Shrink the config for a smoke run (small backbone, few epochs).")
 flags.DEFINE_integer("verbose", None, "Keras fit verbosity (default: progress bar on a terminal, else one line per epoch).")
@@ -46,6 +48,7 @@ def main(argv):
         config = runs.resolve_config(
             FLAGS.method, FLAGS.dataset, quick=FLAGS.quick, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate, train_size=FLAGS.train_size, seed=FLAGS.seed, knn_every=FLAGS.knn_every,
+            num_labels=FLAGS.num_labels, unlabelled_ratio=FLAGS.unlabelled_ratio,
         )
         dataset = load_dataset(FLAGS.dataset)
         if config["train_size"]:

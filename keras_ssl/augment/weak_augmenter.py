@@ -40,11 +40,12 @@ class WeakAugmenter(keras.layers.Layer):
             self.steps.append(
                 keras.layers.RandomTranslation(
                     self.translate / height, self.translate / width, fill_mode="reflect",
-                    seed=None if seed is None else seed + 1, name="translate",
+                    seed=None if seed is None else seed + 1, name="translate", dtype=self.dtype_policy,
                 )
             )
         if flip:
-            self.steps.append(keras.layers.RandomFlip("horizontal", seed=None if seed is None else seed + 2, name="flip"))
+            self.steps.append(keras.layers.RandomFlip(
+                "horizontal", seed=None if seed is None else seed + 2, name="flip", dtype=self.dtype_policy))
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
@@ -58,7 +59,7 @@ class WeakAugmenter(keras.layers.Layer):
         for step in self.steps:
             x = step(x, training=True)
         if self.noise_stddev:
-            x = x + keras.random.normal(tf.shape(x), stddev=self.noise_stddev, seed=self.seed_generator)
+            x = x + keras.random.normal(tf.shape(x), stddev=self.noise_stddev, dtype=x.dtype, seed=self.seed_generator)
         return tf.clip_by_value(x, 0.0, 255.0)
 
     def compute_output_shape(self, input_shape):

@@ -1,5 +1,6 @@
 """Evaluation the way the papers do it: linear probe, kNN, fine-tuning."""
 
+from keras_ssl.evaluation.classifier import classifier_accuracy
 from keras_ssl.evaluation.features import extract_features, raw_pixel_features
 from keras_ssl.evaluation.fine_tune import copy_encoder, fine_tune_accuracy
 from keras_ssl.evaluation.knn import knn_accuracy, knn_predict
@@ -11,6 +12,7 @@ from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_i
 __all__ = [
     "KNNMonitor",
     "PROTOCOLS",
+    "classifier_accuracy",
     "copy_encoder",
     "evaluate_encoder",
     "extract_features",

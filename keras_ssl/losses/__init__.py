@@ -1,5 +1,18 @@
 """Losses as standalone functions and serializable Keras losses."""
 
+from keras_ssl.losses.consistency import probability_mse, softmax_mse
+from keras_ssl.losses.entropy import prediction_entropy
 from keras_ssl.losses.nt_xent import NTXentLoss, nt_xent
+from keras_ssl.losses.pseudo_label_cross_entropy import pseudo_label_cross_entropy
+from keras_ssl.losses.vat import kl_divergence_from_logits, virtual_adversarial_perturbation
 
-__all__ = ["NTXentLoss", "nt_xent"]
+__all__ = [
+    "NTXentLoss",
+    "kl_divergence_from_logits",
+    "nt_xent",
+    "prediction_entropy",
+    "probability_mse",
+    "pseudo_label_cross_entropy",
+    "softmax_mse",
+    "virtual_adversarial_perturbation",
+]

@@ -48,6 +48,10 @@ class Method(keras.Model):
         self.backbone = backbone
         self.seed = seed
         self.augmenter = augmenter if augmenter is not None else self.default_augmenter()
+        if not self.augmenter.built:
+            # Built now, so Keras never builds the model by tracing a call
+            # on the structure of a training batch (under a strategy).
+            self.augmenter.build((None, *self.image_shape))
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
 
@@ -136,12 +140,17 @@ class Method(keras.Model):
         return self.update_trackers(results)
 
     def test_step(self, data):
-        return self.update_trackers(self.compute_losses(self.unpack_batch(data), training=False))
+        batch = self.unpack_batch(data)
+        images = batch["x_l"] if isinstance(batch, dict) else batch
+        return self.update_trackers(self.compute_losses(batch, training=False), batch_size=tf.shape(images)[0])
 
-    def update_trackers(self, results):
+    def update_trackers(self, results, batch_size=None):
+        """Updates the `Mean` trackers; `batch_size` weights a batch's means
+        (a short last batch of `evaluate` then counts for what it holds)."""
+        weight = None if batch_size is None else tf.cast(batch_size, "float32")
         for name, tracker in self.trackers.items():
             if name in results:
-                tracker.update_state(results[name])
+                tracker.update_state(results[name], sample_weight=weight)
         logs = {name: tracker.result() for name, tracker in self.trackers.items() if name in results}
         if is_multi_worker(self.distribute_strategy):
             # Keras averages logs over workers along axis 0, which scalars

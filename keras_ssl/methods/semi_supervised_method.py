@@ -141,7 +141,8 @@ class SemiSupervisedMethod(Method):
         logits = self.logits(self.prepare_images(images), training=False)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
         hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
-        return self.update_trackers({"loss": loss, "accuracy": tf.reduce_mean(tf.cast(hits, "float32"))})
+        return self.update_trackers({"loss": loss, "accuracy": tf.reduce_mean(tf.cast(hits, "float32"))},
+                                    batch_size=tf.shape(labels)[0])
 
     # --- serialization -------------------------------------------------
     def get_config(self):

@@ -7,7 +7,18 @@ arguments), `optimizer`, `epochs`, `batch_size`, `train_size`, `seed`.
 
 import importlib
 
-METHODS = ("simclr",)
+METHODS = (
+    "simclr",
+    "supervised",
+    "entropy_minimization",
+    "pseudo_label",
+    "pi_model",
+    "temporal_ensembling",
+    "mean_teacher",
+    "vat",
+    "mix_match",
+)
+SEMI_SUPERVISED = METHODS[1:]
 
 
 def get_config(method, quick=False):

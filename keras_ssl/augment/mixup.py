@@ -1,0 +1,100 @@
+"""MixUp and sharpening: the label-mixing pieces of MixMatch.
+
+MixUp (Zhang, Cisse, Dauphin & Lopez-Paz, "mixup: Beyond Empirical Risk
+Minimization", ICLR 2018) trains on convex combinations of pairs of examples
+and of their labels. MixMatch (Berthelot et al., NeurIPS 2019) mixes with
+`lambda' = max(lambda, 1 - lambda)`, so each mixed example stays closer to
+its first argument, and sharpens its guessed labels with a temperature.
+"""
+
+import keras
+from keras import ops
+
+
+def sharpen(probabilities, temperature):
+    """Sharpens class distributions with a temperature (MixMatch, eq. 7):
+    `p_i^(1/T) / sum_j p_j^(1/T)` along the last axis.
+
+    `temperature=1` leaves `probabilities` unchanged; as it goes to 0 the
+    output goes to the one-hot vector of the arg max. Computed in log space
+    so that small temperatures do not underflow to 0 / 0.
+
+    Args:
+        probabilities: float tensor `[..., classes]`, rows summing to 1.
+        temperature: float. `T > 0`.
+
+    Returns:
+        A float tensor of the same shape, rows summing to 1.
+
+    Example:
+
+    >>> sharpen(np.array([[0.6, 0.4]], "float32"), temperature=0.5)  # [[0.692, 0.308]]
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    probabilities = ops.convert_to_tensor(probabilities)
+    # log(0) = -inf would give NaN gradients; the floor changes nothing
+    # visible in float32 after the softmax.
+    logs = ops.log(ops.maximum(probabilities, 1e-30))
+    return ops.softmax(logs / temperature, axis=-1)
+
+
+def sample_mixup_weights(batch_size, alpha, seed=None, keep_first=True, dtype="float32"):
+    """One MixUp weight per example, `lambda ~ Beta(alpha, alpha)`.
+
+    Args:
+        batch_size: int or scalar int tensor. Number of weights.
+        alpha: float. Beta parameter; 0 means no mixing (every weight 1).
+        seed: int or `keras.random.SeedGenerator`.
+        keep_first: bool. Return MixMatch's `max(lambda, 1 - lambda)`, so
+            each mixed example stays closer to its first argument.
+        dtype: str.
+
+    Returns:
+        A float tensor `[batch_size]` in [0, 1] (in [0.5, 1] with
+        `keep_first`).
+
+    Example:
+
+    >>> weights = sample_mixup_weights(64, alpha=0.75, seed=keras.random.SeedGenerator(0))
+    """
+    if alpha < 0:
+        raise ValueError(f"mixup alpha must be non-negative, got {alpha}")
+    if alpha == 0:
+        return ops.ones([batch_size], dtype=dtype)
+    weights = keras.random.beta([batch_size], alpha, alpha, dtype=dtype, seed=seed)
+    return ops.maximum(weights, 1.0 - weights) if keep_first else weights
+
+
+def mixup(x1, x2, y1, y2, weights):
+    """MixUp of two batches and of their labels with per-example weights:
+    `weights * x1 + (1 - weights) * x2`, and the same for the labels.
+
+    Which of the two the result stays closer to is the caller's choice
+    (MixMatch passes `max(lambda, 1 - lambda)`; see `sample_mixup_weights`).
+
+    Args:
+        x1: float tensor `[batch, ...]`. First inputs.
+        x2: float tensor, same shape. Second inputs.
+        y1: float tensor `[batch, classes]`. First (soft) labels.
+        y2: float tensor, same shape. Second labels.
+        weights: float tensor `[batch]` or scalar. Weight of the first
+            argument.
+
+    Returns:
+        `(mixed_x, mixed_y)`.
+
+    Example:
+
+    >>> mixed_x, mixed_y = mixup(x, x[::-1], y, y[::-1], weights=np.full([len(x)], 0.7, "float32"))
+    """
+    x1, x2 = ops.convert_to_tensor(x1), ops.convert_to_tensor(x2)
+    y1, y2 = ops.cast(y1, x1.dtype), ops.cast(y2, x1.dtype)
+    weights = ops.cast(weights, x1.dtype)
+
+    def mix(a, b):
+        # Per-example weights broadcast over every axis but the batch.
+        w = ops.reshape(weights, [-1] + [1] * (len(a.shape) - 1)) if len(weights.shape) else weights
+        return w * a + (1.0 - w) * b
+
+    return mix(x1, x2), mix(y1, y2)
