@@ -108,3 +108,30 @@ def test_bad_train_flags_give_one_line(tmp_path, args, message):
 def test_evaluate_missing_run_gives_one_line(tmp_path):
     result = run_python(["-m", "zoo.evaluate", f"--model_dir={tmp_path / 'nothing'}"])
     assert_one_line_error(result, "does not exist")
+
+
+def test_simclr_benchmark_quick(tmp_path):
+    out = tmp_path / "bench"
+    result = run_python(["-m", "zoo.benchmark", "--suite=simclr", "--quick", f"--output_dir={out}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (out / "results.md").read_text()
+    for row in ("| SimCLR |", "| random init |", "| raw pixels |", "| ratio |"):
+        assert row in table
+    speed = json.load(open(out / "results.json"))["speed"]
+    assert speed["ssl_images_per_s"] > 0 and speed["ratio"] == pytest.approx(
+        speed["ssl_images_per_s"] / speed["supervised_images_per_s"])
+
+
+def test_semi_supervised_benchmark_quick_reuses_finished_runs(tmp_path):
+    out = tmp_path / "bench"
+    args = ["-m", "zoo.benchmark", "--suite=semi_supervised", "--quick", "--methods=supervised,pseudo_label",
+            "--seeds=0", "--num_labels=100", f"--output_dir={out}"]
+    first = run_python(args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    table = (out / "results.md").read_text()
+    assert "| supervised |" in table and "| pseudo_label |" in table and "fully supervised" in table
+    runs = json.load(open(out / "results.json"))["runs"]
+    assert len(runs) == 3 and all(0 <= r["accuracy"] <= 1 for r in runs)
+    again = run_python(args)  # Every run finished: nothing is trained again.
+    assert again.returncode == 0 and "Epoch 1/" not in again.stdout
+    assert json.load(open(out / "results.json"))["runs"] == runs

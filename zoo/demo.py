@@ -57,22 +57,24 @@ def main(argv):
 
         print(f"\nEvaluating on {dataset.describe()}")
         rows = {}
-        for protocol in ("knn", "linear"):
-            results = runs.evaluate_run(model, dataset, protocol, label_fraction=1.0, seed=config["seed"])
-            runs.record_evaluation(FLAGS.model_dir, protocol, 1.0, results)
-            rows[protocol] = results
-        print(f"\n| {'representation':22s} | kNN (k=200) | linear probe |")
-        print(f"|{'-' * 24}|-------------|--------------|")
+        for fraction in (0.01, 1.0):
+            for protocol in ("knn", "linear"):
+                results = runs.evaluate_run(model, dataset, protocol, label_fraction=fraction, seed=config["seed"])
+                runs.record_evaluation(FLAGS.model_dir, protocol, fraction, results)
+                rows[protocol, fraction] = results
+        print(f"\n| {'representation':22s} | kNN 1% labels | linear 1% labels | kNN 100% | linear 100% |")
+        print(f"|{'-' * 24}|---------------|------------------|----------|-------------|")
         names = {"trained": "SimCLR (pretrained)", "random_init": "same backbone, random", "raw_pixels": "raw pixels"}
         for key, label in names.items():
-            print(f"| {label:22s} | {rows['knn'][key]:11.4f} | {rows['linear'][key]:12.4f} |")
+            cells = [rows[p, f][key] for f in (0.01, 1.0) for p in ("knn", "linear")]
+            print(f"| {label:22s} | {cells[0]:13.4f} | {cells[1]:16.4f} | {cells[2]:8.4f} | {cells[3]:11.4f} |")
 
         metadata = {"method": "simclr", "dataset": dataset.name,
                     "training_run": {"model_dir": os.path.abspath(FLAGS.model_dir), "config": config}}
         path = export_encoder(model, FLAGS.export_base, metadata=metadata)
         print(f"\nExported the encoder for TF Serving to {path}")
         print(f"Inspect it:  saved_model_cli show --dir {path} --all")
-        print(f"Serve it:    docker run -p 8501:8501 -v \"$PWD/{FLAGS.export_base}:/models/simclr\" "
+        print(f"Serve it:    docker run -p 8501:8501 -v \"{os.path.abspath(FLAGS.export_base)}:/models/simclr\" "
               "-e MODEL_NAME=simclr tensorflow/serving")
         del keras_ssl
     return 0

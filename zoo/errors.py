@@ -13,8 +13,12 @@ def one_line(error):
 @contextlib.contextmanager
 def exit_on_user_error():
     """Turns the errors a user can fix into `error: ...` on stderr and exit
-    status 1; bugs keep their traceback."""
+    status 1; bugs keep their traceback. Also keeps TensorFlow's INFO
+    logging (SavedModel writing, ...) out of the scripts' output."""
     import tensorflow as tf
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)
 
     from keras_ssl.data import DataSourceMissingError
     from zoo.runs import RunError
