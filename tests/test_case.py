@@ -9,6 +9,12 @@ Every method's test file subclasses `TestCase` and calls, for its model:
   `keras.saving.load_model` (no `custom_objects`) give identical outputs;
 - `representation_accuracy(encoder, dataset)`: weighted-kNN accuracy, for
   learns-tests against the random-initialised backbone.
+
+The semi-supervised methods' test files share the module-level helpers
+below: NumPy references (`np_softmax`, `np_log_softmax`,
+`np_cross_entropy`), tiny random data and models
+(`random_semi_supervised_data`, `batches`, `tiny_semi_supervised_model`)
+and the digits learns-test (`digits_semi_supervised_accuracy`).
 """
 
 import os
@@ -20,6 +26,9 @@ import numpy as np
 import tensorflow as tf
 
 import keras_ssl  # noqa: F401  (registers the classes)
+from keras_ssl.augment.weak_augmenter import WeakAugmenter
+from keras_ssl.backbones import ConvNet
+from keras_ssl.data import labelled_split, load_digits, semi_supervised_batches
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -71,3 +80,98 @@ def run_python(args, timeout=600, env=None, **kwargs):
     return subprocess.run(
         [sys.executable, *args], cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, **kwargs
     )
+
+
+def np_log_softmax(logits):
+    """Log-softmax over the last axis, in float64."""
+    logits = np.asarray(logits, "float64")
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def np_softmax(logits):
+    """Softmax over the last axis, in float64."""
+    logits = np.asarray(logits, "float64")
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def np_cross_entropy(logits, labels):
+    """Per-example cross-entropy of integer `labels` under `logits`, in float64."""
+    return -np_log_softmax(logits)[np.arange(len(labels)), labels]
+
+
+def random_semi_supervised_data(rng, labelled=8, unlabelled=32, shape=(16, 16, 1), num_classes=3):
+    """Random uint8 `(x_l, y_l, x_u)`: `labelled` images with labels below
+    `num_classes` and `unlabelled` images, drawn from `rng` in that order."""
+    x_l = rng.integers(0, 256, size=(labelled, *shape), dtype="uint8")
+    y_l = rng.integers(0, num_classes, size=labelled)
+    x_u = rng.integers(0, 256, size=(unlabelled, *shape), dtype="uint8")
+    return x_l, y_l, x_u
+
+
+def batches(data, batch_size=4, unlabelled_ratio=2, **kwargs):
+    """`semi_supervised_batches` over an `(x_l, y_l, x_u)` triple."""
+    x_l, y_l, x_u = data
+    return semi_supervised_batches(x_l, y_l, x_u, batch_size=batch_size, unlabelled_ratio=unlabelled_ratio, **kwargs)
+
+
+def tiny_semi_supervised_model(cls, num_classes, seed=0, learning_rate=1e-3, compile=True, **kwargs):
+    """`cls` on a small ConvNet for 16x16x1 images, seeded with `seed` and
+    compiled with Adam(`learning_rate`) unless `compile=False`."""
+    keras.utils.set_random_seed(seed)
+    model = cls(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=num_classes, seed=seed, **kwargs)
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return model
+
+
+def digits_semi_supervised_split(num_labels=50, seed=0):
+    """Scikit-learn's digits training images as `(x_l, y_l, x_u)`: a
+    class-balanced split of `num_labels` labels fixed by `seed`, the other
+    images unlabelled."""
+    data = load_digits()
+    labelled, unlabelled = labelled_split(data.y_train, num_labels=num_labels, seed=seed)
+    return data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled]
+
+
+def digits_semi_supervised_batches(seed, batch_size=32, unlabelled_ratio=3, with_indices=False):
+    """`semi_supervised_batches` of the digits with 50 labels, shuffled by
+    `seed`. The shuffle also depends on TensorFlow's global seed when built."""
+    return batches(digits_semi_supervised_split(), batch_size=batch_size, unlabelled_ratio=unlabelled_ratio,
+                   with_indices=with_indices, seed=seed)
+
+
+def digits_semi_supervised_accuracy(cls, seed, steps, batch_size=32, unlabelled_ratio=3, learning_rate=1e-3,
+                                    dropout=0.0, translate=1, epochs=None, with_indices=False, dataset=None,
+                                    evaluate_batch_size="all", return_model=False, **kwargs):
+    """Digits test accuracy of `cls` (extra `kwargs` to it) after `steps`
+    steps with 50 labels: ConvNet (32, 64), WeakAugmenter without flips,
+    Adam(`learning_rate`), all seeded with `seed`.
+
+    Trains on `digits_semi_supervised_batches` built after seeding, or on
+    `dataset` when given (one shared by several runs). `epochs=None` fits
+    the repeated batches for `steps` steps in one Keras epoch; an int fits
+    that many passes over the unlabelled images, which must make `steps`.
+    Evaluates the test set in one batch (`evaluate_batch_size="all"`) or in
+    batches of that size (None: Keras' 32). Returns the accuracy, or
+    `(model, accuracy)` with `return_model=True`.
+    """
+    keras.utils.set_random_seed(seed)
+    if dataset is None:
+        dataset = digits_semi_supervised_batches(seed, batch_size, unlabelled_ratio, with_indices=with_indices)
+    backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
+    augmenter = WeakAugmenter((8, 8, 1), translate=translate, flip=False, seed=seed)
+    model = cls(backbone, num_classes=10, dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    if epochs is None:
+        model.fit(dataset.repeat(), steps_per_epoch=steps, epochs=1, verbose=0)
+    else:
+        model.fit(dataset, epochs=epochs, verbose=0)
+    assert int(model.optimizer.iterations) == steps
+    data = load_digits()
+    if evaluate_batch_size == "all":
+        evaluate_batch_size = len(data.x_test)
+    accuracy = model.evaluate(data.x_test, data.y_test, batch_size=evaluate_batch_size, verbose=0,
+                              return_dict=True)["accuracy"]
+    return (model, accuracy) if return_model else accuracy

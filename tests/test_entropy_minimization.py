@@ -5,20 +5,20 @@ import tensorflow as tf
 
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.losses.entropy import prediction_entropy
 from keras_ssl.methods.entropy_minimization import EntropyMinimization
 from keras_ssl.methods.supervised_only import SupervisedOnly
-from tests.test_case import TestCase
+from tests.test_case import (
+    TestCase,
+    batches,
+    digits_semi_supervised_accuracy,
+    np_cross_entropy,
+    np_log_softmax,
+    random_semi_supervised_data,
+    tiny_semi_supervised_model,
+)
 
 NUM_CLASSES = 3
-
-
-def np_log_softmax(logits):
-    logits = np.asarray(logits, "float64")
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def np_entropy(logits):
@@ -27,29 +27,13 @@ def np_entropy(logits):
     return -(np.exp(log_p) * log_p).sum(axis=-1)
 
 
-def np_cross_entropy(logits, labels):
-    return -np_log_softmax(logits)[np.arange(len(labels)), labels]
-
-
 def tiny_model(seed=0, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = EntropyMinimization(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=NUM_CLASSES, seed=seed,
-                                **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    return model
+    return tiny_semi_supervised_model(EntropyMinimization, NUM_CLASSES, seed=seed, **kwargs)
 
 
 @pytest.fixture
 def data(rng):
-    x_l = rng.integers(0, 256, size=(8, 16, 16, 1), dtype="uint8")
-    y_l = rng.integers(0, NUM_CLASSES, size=8)
-    x_u = rng.integers(0, 256, size=(32, 16, 16, 1), dtype="uint8")
-    return x_l, y_l, x_u
-
-
-def batches(data, batch_size=4, unlabelled_ratio=2):
-    x_l, y_l, x_u = data
-    return semi_supervised_batches(x_l, y_l, x_u, batch_size=batch_size, unlabelled_ratio=unlabelled_ratio)
+    return random_semi_supervised_data(rng, num_classes=NUM_CLASSES)
 
 
 class TestPredictionEntropy:
@@ -153,22 +137,6 @@ class TestEntropyMinimization(TestCase):
             tiny_model().fit(data[0], data[1], epochs=1, verbose=0)
 
 
-def digits_accuracy(cls, data, seed, steps, **kwargs):
-    """Test accuracy after `steps` steps on the digits with 50 labels."""
-    labelled, unlabelled = labelled_split(data.y_train, num_labels=50, seed=0)
-    dataset = semi_supervised_batches(data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled],
-                                      batch_size=32, unlabelled_ratio=3, seed=seed).repeat()
-    keras.utils.set_random_seed(seed)
-    backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-    augmenter = WeakAugmenter((8, 8, 1), translate=1, flip=False, seed=seed)
-    model = cls(backbone, num_classes=10, dropout=0.0, augmenter=augmenter, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    assert int(model.optimizer.iterations) == steps
-    return model.evaluate(data.x_test, data.y_test, batch_size=len(data.x_test), verbose=0,
-                          return_dict=True)["accuracy"]
-
-
 @pytest.mark.slow
 class TestEntropyMinimizationLearns:
     def test_beats_supervised_only_on_digits(self):
@@ -182,9 +150,8 @@ class TestEntropyMinimizationLearns:
         # Part of the gain (about 1.5 points: unsupervised_weight=0 scored
         # that) is the batch norm statistics shared by the labelled and
         # unlabelled images of one forward pass.
-        data = load_digits()
-        method = digits_accuracy(EntropyMinimization, data, seed=0, steps=1000, unsupervised_weight=1.0,
-                                 rampup_steps=300)
-        supervised = digits_accuracy(SupervisedOnly, data, seed=0, steps=1000)
+        method = digits_semi_supervised_accuracy(EntropyMinimization, seed=0, steps=1000, unsupervised_weight=1.0,
+                                                 rampup_steps=300)
+        supervised = digits_semi_supervised_accuracy(SupervisedOnly, seed=0, steps=1000)
         print(f"test accuracy: entropy minimization {method:.3f}, supervised-only {supervised:.3f}")
         assert method >= supervised + 0.04

@@ -3,14 +3,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.layers.ema import ema_update
 from keras_ssl.methods.mean_teacher import MeanTeacher
 from keras_ssl.methods.supervised_only import SupervisedOnly
-from tests.test_case import TestCase
+from tests.test_case import (
+    TestCase,
+    digits_semi_supervised_accuracy,
+    random_semi_supervised_data,
+    tiny_semi_supervised_model,
+)
+from tests.test_case import batches as semi_supervised_test_batches
 
 NUM_CLASSES = 4
 
@@ -50,24 +53,16 @@ class TestEMAUpdate:
 
 
 def tiny_mean_teacher(seed=0, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = MeanTeacher(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=NUM_CLASSES, seed=seed,
-                        **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
-    return model
+    return tiny_semi_supervised_model(MeanTeacher, NUM_CLASSES, seed=seed, learning_rate=1e-2, **kwargs)
 
 
 @pytest.fixture
 def data(rng):
-    x_l = rng.integers(0, 256, size=(16, 16, 16, 1), dtype="uint8")
-    y_l = rng.integers(0, NUM_CLASSES, size=16)
-    x_u = rng.integers(0, 256, size=(48, 16, 16, 1), dtype="uint8")
-    return x_l, y_l, x_u
+    return random_semi_supervised_data(rng, labelled=16, unlabelled=48, num_classes=NUM_CLASSES)
 
 
 def batches(data):
-    x_l, y_l, x_u = data
-    return semi_supervised_batches(x_l, y_l, x_u, batch_size=8, unlabelled_ratio=2)
+    return semi_supervised_test_batches(data, batch_size=8, unlabelled_ratio=2)
 
 
 class StudentWeightsLog(keras.callbacks.Callback):
@@ -220,24 +215,13 @@ class TestMeanTeacherLearns(TestCase):
         # supervised only), with this labelled split and seeds 0, 1, 2 for
         # the rest: 0.910 / 0.871, 0.910 / 0.869, 0.923 / 0.884, margins
         # of about 4 points.
-        data = load_digits()
-        labelled, unlabelled = labelled_split(data.y_train, num_labels=50, seed=0)
-        x_l, y_l, x_u = data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled]
-        accuracies = {}
-        for name in ("supervised", "mean_teacher"):
-            keras.utils.set_random_seed(0)
-            backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-            augmenter = WeakAugmenter((8, 8, 1), translate=1, flip=False, seed=0)
-            if name == "mean_teacher":
-                model = MeanTeacher(backbone, num_classes=10, ema_decay=0.95, ema_decay_after_rampup=None,
-                                    unsupervised_weight=10.0, rampup_steps=200, augmenter=augmenter, seed=0)
-            else:
-                model = SupervisedOnly(backbone, num_classes=10, augmenter=augmenter, seed=0)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3))
-            dataset = semi_supervised_batches(x_l, y_l, x_u, batch_size=32, unlabelled_ratio=4, seed=0)
-            model.fit(dataset, epochs=60, verbose=0)  # 10 steps an epoch
-            assert int(model.optimizer.iterations) == 600
-            accuracies[name] = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
+        # 60 passes of 10 steps; evaluated in Keras' batches of 32.
+        settings = dict(seed=0, steps=600, epochs=60, batch_size=32, unlabelled_ratio=4, evaluate_batch_size=None)
+        accuracies = {
+            "supervised": digits_semi_supervised_accuracy(SupervisedOnly, **settings),
+            "mean_teacher": digits_semi_supervised_accuracy(MeanTeacher, ema_decay=0.95, ema_decay_after_rampup=None,
+                                                            unsupervised_weight=10.0, rampup_steps=200, **settings),
+        }
         print(f"test accuracy: mean teacher {accuracies['mean_teacher']:.3f}, "
               f"supervised only {accuracies['supervised']:.3f}")
         assert accuracies["mean_teacher"] >= accuracies["supervised"] + 0.02

@@ -6,26 +6,26 @@ import tensorflow as tf
 from keras_ssl.augment.mixup import mixup, sample_mixup_weights, sharpen
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import labelled_split, load_digits, semi_supervised_batches
 from keras_ssl.methods.mix_match import MixMatch
 from keras_ssl.methods.semi_supervised_method import sigmoid_rampup
 from keras_ssl.methods.supervised_only import SupervisedOnly
-from tests.test_case import TestCase
+from tests.test_case import (
+    TestCase,
+    batches,
+    digits_semi_supervised_accuracy,
+    digits_semi_supervised_batches,
+    np_cross_entropy,
+    np_log_softmax,
+    np_softmax,
+    random_semi_supervised_data,
+    tiny_semi_supervised_model,
+)
 
 NUM_CLASSES = 5
 
 
 def tiny_mix_match(seed=0, compile=True, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = MixMatch(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=NUM_CLASSES, seed=seed, **kwargs)
-    if compile:
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    return model
-
-
-def np_softmax(logits):
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return tiny_semi_supervised_model(MixMatch, NUM_CLASSES, seed=seed, compile=compile, **kwargs)
 
 
 def np_sharpen(p, temperature):
@@ -35,10 +35,7 @@ def np_sharpen(p, temperature):
 
 @pytest.fixture
 def data(rng):
-    x_l = rng.integers(0, 256, size=(8, 16, 16, 1), dtype="uint8")
-    y_l = rng.integers(0, NUM_CLASSES, size=8)
-    x_u = rng.integers(0, 256, size=(32, 16, 16, 1), dtype="uint8")
-    return x_l, y_l, x_u
+    return random_semi_supervised_data(rng, num_classes=NUM_CLASSES)
 
 
 def as_batch(model, x_l, y_l, x_u):
@@ -153,7 +150,7 @@ class TestMixMatchSteps:
         logits_l = np.asarray(model.logits(x_l.astype("float32"), training=False), "float64")
         p_u = np_softmax(np.asarray(model.logits(x_u.astype("float32"), training=False), "float64"))
         guesses = np_sharpen(p_u, 0.5)  # two identical views: their mean is p_u
-        supervised = -np.mean(np.log(np_softmax(logits_l))[np.arange(8), y_l])
+        supervised = np_cross_entropy(logits_l, y_l).mean()
         unsupervised = np.mean((guesses - p_u) ** 2)  # (1 / (L |U'|)) sum ||q - p||^2, both views
         np.testing.assert_allclose(results["supervised_loss"], supervised, rtol=1e-5)
         np.testing.assert_allclose(results["unsupervised_loss"], unsupervised, rtol=1e-4)
@@ -181,7 +178,7 @@ class TestMixMatchSteps:
                                    rtol=1e-5, atol=1e-6)
         mixed_images, mixed_labels = seen["outputs"]
         logits = np.asarray(model.logits(mixed_images, training=False), "float64")
-        log_p = np.log(np_softmax(logits))
+        log_p = np_log_softmax(logits)
         supervised = -np.mean(np.sum(mixed_labels[:8] * log_p[:8], axis=-1))
         unsupervised = np.mean((mixed_labels[8:] - np_softmax(logits[8:])) ** 2)
         np.testing.assert_allclose(results["supervised_loss"], supervised, rtol=1e-5)
@@ -215,8 +212,7 @@ class TestMixMatch(TestCase):
     def test_fit_evaluate_and_classify(self, data):
         x_l, y_l, x_u = data
         model = tiny_mix_match(rampup_steps=4)
-        dataset = semi_supervised_batches(x_l, y_l, x_u, batch_size=4, unlabelled_ratio=2)
-        history = model.fit(dataset, epochs=2, verbose=0)
+        history = model.fit(batches(data), epochs=2, verbose=0)
         for name in ("loss", "supervised_loss", "unsupervised_loss", "unsupervised_weight", "accuracy"):
             assert np.isfinite(history.history[name]).all(), (name, history.history[name])
         # Linear ramp over 4 steps, 4 steps per epoch: mean weight of epoch 1 is 75 (0 + 1/4 + 1/2 + 3/4) / 4.
@@ -229,10 +225,9 @@ class TestMixMatch(TestCase):
         assert model.predict(x_u, verbose=0).shape == (32, 8)
 
     def test_training_changes_backbone_and_classifier(self, data):
-        x_l, y_l, x_u = data
         model = tiny_mix_match()
         before = [w.numpy().copy() for w in model.trainable_weights]
-        model.fit(semi_supervised_batches(x_l, y_l, x_u, batch_size=4), epochs=1, verbose=0)
+        model.fit(batches(data, unlabelled_ratio=1), epochs=1, verbose=0)
         changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
         assert all(changed), [w.path for w, c in zip(model.trainable_weights, changed) if not c]
 
@@ -250,9 +245,9 @@ class TestMixMatch(TestCase):
         assert (model.unsupervised_weight, model.rampup) == (75.0, "linear")
 
     def test_saving_round_trip_after_training(self, data, tmp_path):
-        x_l, y_l, x_u = data
+        x_u = data[2]
         model = tiny_mix_match()
-        dataset = semi_supervised_batches(x_l, y_l, x_u, batch_size=4)
+        dataset = batches(data, unlabelled_ratio=1)
         model.fit(dataset, epochs=1, verbose=0)
         restored = self.run_model_saving_test(model, x_u, tmp_path)
         np.testing.assert_allclose(restored.classify(x_u), model.classify(x_u), rtol=1e-6)
@@ -277,13 +272,12 @@ class TestMixMatchEMA:
     comes from Keras' optimizer EMA and the SwapEMAWeights callback."""
 
     def test_averages_follow_the_numpy_recurrence_and_end_in_the_model(self, data):
-        x_l, y_l, x_u = data
         model = tiny_mix_match(compile=False)
         model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.9))
         raw = []
         record = keras.callbacks.LambdaCallback(
             on_train_batch_end=lambda batch, logs: raw.append([w.numpy().copy() for w in model.trainable_weights]))
-        model.fit(semi_supervised_batches(x_l, y_l, x_u, batch_size=4), epochs=1, verbose=0, callbacks=[record])
+        model.fit(batches(data, unlabelled_ratio=1), epochs=1, verbose=0, callbacks=[record])
         assert len(raw) == 8
         # Keras starts the average at the weights after the first step.
         average = raw[0]
@@ -294,13 +288,13 @@ class TestMixMatchEMA:
         assert not all(np.allclose(a, w) for a, w in zip(average, raw[-1]))
 
     def test_swap_ema_weights_makes_validation_use_the_averages(self, data):
-        x_l, y_l, x_u = data
+        x_u = data[2]
         val_loss = {}
         for swap in (False, True):
             model = tiny_mix_match(compile=False)
             model.compile(optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9))
             callbacks = [keras.callbacks.SwapEMAWeights()] if swap else []
-            history = model.fit(semi_supervised_batches(x_l, y_l, x_u, batch_size=4), epochs=2, verbose=0,
+            history = model.fit(batches(data, unlabelled_ratio=1), epochs=2, verbose=0,
                                 validation_data=(x_u[:16], np.arange(16) % NUM_CLASSES), validation_batch_size=16,
                                 callbacks=callbacks)
             # fit ends with the averages in the model.
@@ -334,21 +328,15 @@ class TestMixMatchLearns(TestCase):
         # Test accuracy seen by hand (supervised-only -> MixMatch):
         # seed 0: 0.856 -> 0.947; seed 1: 0.860 -> 0.960; seed 2: 0.864 -> 0.973;
         # seed 3: 0.878 -> 0.969 (with EMA 0.99 for both, seeds 0-1: 0.864 -> 0.967, 0.816 -> 0.973).
-        data = load_digits()
-        labelled, unlabelled = labelled_split(data.y_train, num_labels=50, seed=0)
         seed = 1
-        dataset = semi_supervised_batches(data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled],
-                                          batch_size=32, unlabelled_ratio=1, seed=seed)
+        # Built once, before seeding, and shared: the second run goes on
+        # with the shuffles after the first run's.
+        dataset = digits_semi_supervised_batches(seed, batch_size=32, unlabelled_ratio=1)
         accuracy = {}
         for cls, kwargs in ((SupervisedOnly, {}), (MixMatch, {"rampup_steps": 400})):
-            keras.utils.set_random_seed(seed)
-            model = cls(ConvNet(input_shape=(8, 8, 1), filters=(32, 64)), num_classes=10,
-                        augmenter=WeakAugmenter((8, 8, 1), translate=1, flip=False, seed=seed), seed=seed, **kwargs)
-            model.compile(optimizer=keras.optimizers.Adam(2e-3))
-            model.fit(dataset, epochs=25, verbose=0)  # 40 steps per epoch
-            assert int(model.optimizer.iterations) == 1000
-            # One batch: Keras' mean over batches would overweight a short last batch.
-            accuracy[cls.__name__] = model.evaluate(data.x_test, data.y_test, batch_size=len(data.x_test),
-                                                    verbose=0, return_dict=True)["accuracy"]
+            # 25 passes of 40 steps; evaluated in one batch, as Keras' mean
+            # over batches would overweight a short last batch.
+            accuracy[cls.__name__] = digits_semi_supervised_accuracy(
+                cls, seed=seed, steps=1000, epochs=25, learning_rate=2e-3, dataset=dataset, **kwargs)
         print(f"test accuracy: {accuracy}")
         assert accuracy["MixMatch"] >= accuracy["SupervisedOnly"] + 0.05, accuracy

@@ -4,20 +4,21 @@ import pytest
 import tensorflow as tf
 
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
-from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.losses.consistency import probability_mse, softmax_mse
 from keras_ssl.methods.pi_model import PiModel
 from keras_ssl.methods.supervised_only import SupervisedOnly
-from tests.test_case import TestCase
+from tests.test_case import (
+    TestCase,
+    batches,
+    digits_semi_supervised_accuracy,
+    digits_semi_supervised_split,
+    np_cross_entropy,
+    np_softmax,
+    random_semi_supervised_data,
+    tiny_semi_supervised_model,
+)
 
 NUM_CLASSES = 3
-
-
-def np_softmax(logits):
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def np_softmax_mse(logits_a, logits_b):
@@ -25,29 +26,13 @@ def np_softmax_mse(logits_a, logits_b):
     return ((np_softmax(logits_a) - np_softmax(logits_b)) ** 2).sum(axis=-1) / logits_a.shape[-1]
 
 
-def np_cross_entropy(logits, labels):
-    log_p = np.log(np_softmax(logits))
-    return -log_p[np.arange(len(labels)), labels]
-
-
 def tiny_pi_model(seed=0, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = PiModel(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=NUM_CLASSES, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    return model
+    return tiny_semi_supervised_model(PiModel, NUM_CLASSES, seed=seed, **kwargs)
 
 
 @pytest.fixture
 def data(rng):
-    x_l = rng.integers(0, 256, size=(8, 16, 16, 1), dtype="uint8")
-    y_l = rng.integers(0, NUM_CLASSES, size=8)
-    x_u = rng.integers(0, 256, size=(32, 16, 16, 1), dtype="uint8")
-    return x_l, y_l, x_u
-
-
-def batches(data, batch_size=4, unlabelled_ratio=2):
-    x_l, y_l, x_u = data
-    return semi_supervised_batches(x_l, y_l, x_u, batch_size=batch_size, unlabelled_ratio=unlabelled_ratio)
+    return random_semi_supervised_data(rng, num_classes=NUM_CLASSES)
 
 
 class TestConsistencyLoss:
@@ -212,27 +197,13 @@ class TestPiModelLearns(TestCase):
         #   seed 1: Pi-model 0.924, supervised-only 0.889
         #   seed 2: Pi-model 0.918, supervised-only 0.822
         #   seed 3: Pi-model 0.938, supervised-only 0.856
-        data = load_digits()
-        labelled, unlabelled = labelled_split(data.y_train, num_labels=50, seed=0)
-        steps_per_epoch = len(unlabelled) // 32
+        _, _, x_u = digits_semi_supervised_split()
+        steps_per_epoch = len(x_u) // 32
         epochs = 25
-
-        def train(cls, **kwargs):
-            keras.utils.set_random_seed(0)
-            backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-            augmenter = WeakAugmenter((8, 8, 1), translate=1, flip=False, seed=0)
-            model = cls(backbone, num_classes=10, dropout=0.5, augmenter=augmenter, seed=0, **kwargs)
-            model.compile(optimizer=keras.optimizers.Adam(2e-3))
-            dataset = semi_supervised_batches(
-                data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled], batch_size=16,
-                unlabelled_ratio=2, seed=0,
-            )
-            model.fit(dataset, epochs=epochs, verbose=0)
-            assert int(model.optimizer.iterations) == epochs * steps_per_epoch
-            return model.evaluate(data.x_test, data.y_test, batch_size=len(data.x_test), verbose=0,
-                                  return_dict=True)["accuracy"]
-
-        pi_accuracy = train(PiModel, unsupervised_weight=30.0, rampup_steps=15 * steps_per_epoch)
-        supervised_accuracy = train(SupervisedOnly)
+        settings = dict(seed=0, steps=epochs * steps_per_epoch, epochs=epochs, batch_size=16, unlabelled_ratio=2,
+                        learning_rate=2e-3, dropout=0.5)
+        pi_accuracy = digits_semi_supervised_accuracy(PiModel, unsupervised_weight=30.0,
+                                                      rampup_steps=15 * steps_per_epoch, **settings)
+        supervised_accuracy = digits_semi_supervised_accuracy(SupervisedOnly, **settings)
         print(f"test accuracy: Pi-model {pi_accuracy:.3f}, supervised-only {supervised_accuracy:.3f}")
         assert pi_accuracy >= supervised_accuracy + 0.02

@@ -5,24 +5,20 @@ import tensorflow as tf
 
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.losses.pseudo_label_cross_entropy import pseudo_label_cross_entropy
 from keras_ssl.methods.pseudo_label import PseudoLabel
 from keras_ssl.methods.supervised_only import SupervisedOnly
-from tests.test_case import TestCase
+from tests.test_case import (
+    TestCase,
+    batches,
+    digits_semi_supervised_accuracy,
+    np_cross_entropy,
+    np_softmax,
+    random_semi_supervised_data,
+    tiny_semi_supervised_model,
+)
 
 NUM_CLASSES = 3
-
-
-def np_softmax(logits):
-    logits = np.asarray(logits, "float64")
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def np_cross_entropy(logits, labels):
-    return -np.log(np_softmax(logits)[np.arange(len(labels)), labels])
 
 
 def np_pseudo_label_loss(logits, threshold, target_logits=None):
@@ -35,23 +31,12 @@ def np_pseudo_label_loss(logits, threshold, target_logits=None):
 
 
 def tiny_model(seed=0, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = PseudoLabel(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=NUM_CLASSES, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    return model
+    return tiny_semi_supervised_model(PseudoLabel, NUM_CLASSES, seed=seed, **kwargs)
 
 
 @pytest.fixture
 def data(rng):
-    x_l = rng.integers(0, 256, size=(8, 16, 16, 1), dtype="uint8")
-    y_l = rng.integers(0, NUM_CLASSES, size=8)
-    x_u = rng.integers(0, 256, size=(32, 16, 16, 1), dtype="uint8")
-    return x_l, y_l, x_u
-
-
-def batches(data, batch_size=4, unlabelled_ratio=2):
-    x_l, y_l, x_u = data
-    return semi_supervised_batches(x_l, y_l, x_u, batch_size=batch_size, unlabelled_ratio=unlabelled_ratio)
+    return random_semi_supervised_data(rng, num_classes=NUM_CLASSES)
 
 
 class TestPseudoLabelCrossEntropy:
@@ -178,22 +163,6 @@ class TestPseudoLabel(TestCase):
             tiny_model(threshold=-0.1)
 
 
-def digits_accuracy(cls, data, seed, steps, **kwargs):
-    """Test accuracy after `steps` steps on the digits with 50 labels."""
-    labelled, unlabelled = labelled_split(data.y_train, num_labels=50, seed=0)
-    dataset = semi_supervised_batches(data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled],
-                                      batch_size=32, unlabelled_ratio=3, seed=seed).repeat()
-    keras.utils.set_random_seed(seed)
-    backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-    augmenter = WeakAugmenter((8, 8, 1), translate=1, flip=False, seed=seed)
-    model = cls(backbone, num_classes=10, dropout=0.0, augmenter=augmenter, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-    assert int(model.optimizer.iterations) == steps
-    return model.evaluate(data.x_test, data.y_test, batch_size=len(data.x_test), verbose=0,
-                          return_dict=True)["accuracy"]
-
-
 @pytest.mark.slow
 class TestPseudoLabelLearns:
     def test_beats_supervised_only_on_digits(self):
@@ -206,9 +175,8 @@ class TestPseudoLabelLearns:
         #   seed 3: pseudo-label 0.902, supervised-only 0.853
         # Part of the gain (about 1.5 points) is the batch norm statistics
         # shared by the labelled and unlabelled images of one forward pass.
-        data = load_digits()
-        method = digits_accuracy(PseudoLabel, data, seed=0, steps=1500, threshold=0.95, unsupervised_weight=3.0,
-                                 rampup_steps=500)
-        supervised = digits_accuracy(SupervisedOnly, data, seed=0, steps=1500)
+        method = digits_semi_supervised_accuracy(PseudoLabel, seed=0, steps=1500, threshold=0.95,
+                                                 unsupervised_weight=3.0, rampup_steps=500)
+        supervised = digits_semi_supervised_accuracy(SupervisedOnly, seed=0, steps=1500)
         print(f"test accuracy: pseudo-label {method:.3f}, supervised-only {supervised:.3f}")
         assert method >= supervised + 0.03

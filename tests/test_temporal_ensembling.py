@@ -1,45 +1,39 @@
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.methods.supervised_only import SupervisedOnly
 from keras_ssl.methods.temporal_ensembling import TemporalEnsembling
-from tests.test_case import TestCase
+from tests.test_case import (
+    TestCase,
+    digits_semi_supervised_accuracy,
+    digits_semi_supervised_split,
+    np_cross_entropy,
+    np_softmax,
+    random_semi_supervised_data,
+    tiny_semi_supervised_model,
+)
+from tests.test_case import batches as semi_supervised_test_batches
 
 NUM_CLASSES = 3
 NUM_UNLABELLED = 32
 
 
-def np_softmax(logits):
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def tiny_model(seed=0, num_unlabelled=NUM_UNLABELLED, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = TemporalEnsembling(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=NUM_CLASSES,
-                               num_unlabelled=num_unlabelled, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    return model
+    return tiny_semi_supervised_model(TemporalEnsembling, NUM_CLASSES, seed=seed, num_unlabelled=num_unlabelled,
+                                      **kwargs)
 
 
 @pytest.fixture
 def data(rng):
-    x_l = rng.integers(0, 256, size=(8, 16, 16, 1), dtype="uint8")
-    y_l = rng.integers(0, NUM_CLASSES, size=8)
-    x_u = rng.integers(0, 256, size=(NUM_UNLABELLED, 16, 16, 1), dtype="uint8")
-    return x_l, y_l, x_u
+    return random_semi_supervised_data(rng, unlabelled=NUM_UNLABELLED, num_classes=NUM_CLASSES)
 
 
 def batches(data, with_indices=True):
-    x_l, y_l, x_u = data
     # 8 unlabelled images a batch: 4 steps an epoch.
-    return semi_supervised_batches(x_l, y_l, x_u, batch_size=4, unlabelled_ratio=2, with_indices=with_indices)
+    return semi_supervised_test_batches(data, batch_size=4, unlabelled_ratio=2, with_indices=with_indices)
 
 
 def np_temporal_ensemble(epochs, alpha, num_unlabelled):
@@ -139,7 +133,7 @@ class TestTemporalEnsemblingLoss:
         # Unlabelled part only: mean over images of 1/C ||softmax - z~[index]||^2.
         p_u = np_softmax(logits[num_labelled:])
         unsupervised = ((p_u - targets[index_u]) ** 2).sum(-1).mean() / NUM_CLASSES
-        supervised = -np.log(np_softmax(logits[:num_labelled])[np.arange(num_labelled), y_l]).mean()
+        supervised = np_cross_entropy(logits[:num_labelled], y_l).mean()
         np.testing.assert_allclose(results["unsupervised_loss"].numpy(), unsupervised, rtol=1e-5)
         np.testing.assert_allclose(results["supervised_loss"].numpy(), supervised, rtol=1e-5)
         np.testing.assert_allclose(results["loss"].numpy(), supervised + 30.0 * unsupervised, rtol=1e-5)
@@ -246,32 +240,17 @@ class TestTemporalEnsemblingLearns(TestCase):
         #   seed 1: temporal ensembling 0.940, supervised-only 0.900
         #   seed 2: temporal ensembling 0.936, supervised-only 0.880
         #   seed 3: temporal ensembling 0.960, supervised-only 0.882
-        data = load_digits()
-        labelled, unlabelled = labelled_split(data.y_train, num_labels=50, seed=0)
-        steps_per_epoch = len(unlabelled) // 32
+        _, _, x_u = digits_semi_supervised_split()
+        steps_per_epoch = len(x_u) // 32
         epochs = 50
-
-        def train(cls, with_indices=False, **kwargs):
-            keras.utils.set_random_seed(0)
-            backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-            augmenter = WeakAugmenter((8, 8, 1), translate=1, flip=False, seed=0)
-            model = cls(backbone, num_classes=10, dropout=0.5, augmenter=augmenter, seed=0, **kwargs)
-            model.compile(optimizer=keras.optimizers.Adam(2e-3))
-            dataset = semi_supervised_batches(
-                data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled], batch_size=16,
-                unlabelled_ratio=2, with_indices=with_indices, seed=0,
-            )
-            model.fit(dataset, epochs=epochs, verbose=0)
-            assert int(model.optimizer.iterations) == epochs * steps_per_epoch
-            return model, model.evaluate(data.x_test, data.y_test, batch_size=len(data.x_test), verbose=0,
-                                         return_dict=True)["accuracy"]
-
-        model, ensembling_accuracy = train(
-            TemporalEnsembling, with_indices=True, num_unlabelled=len(unlabelled), unsupervised_weight=30.0,
-            rampup_steps=15 * steps_per_epoch,
+        settings = dict(seed=0, steps=epochs * steps_per_epoch, epochs=epochs, batch_size=16, unlabelled_ratio=2,
+                        learning_rate=2e-3, dropout=0.5)
+        model, ensembling_accuracy = digits_semi_supervised_accuracy(
+            TemporalEnsembling, with_indices=True, return_model=True, num_unlabelled=len(x_u),
+            unsupervised_weight=30.0, rampup_steps=15 * steps_per_epoch, **settings,
         )
         assert int(model.epochs_done.numpy()) == epochs
-        _, supervised_accuracy = train(SupervisedOnly)
+        supervised_accuracy = digits_semi_supervised_accuracy(SupervisedOnly, **settings)
         print(f"test accuracy: temporal ensembling {ensembling_accuracy:.3f}, supervised-only "
               f"{supervised_accuracy:.3f}")
         assert ensembling_accuracy >= supervised_accuracy + 0.02

@@ -3,21 +3,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.losses.vat import kl_divergence_from_logits, l2_normalize_per_example, virtual_adversarial_perturbation
 from keras_ssl.methods.supervised_only import SupervisedOnly
 from keras_ssl.methods.vat import VAT
-from tests.test_case import TestCase
+from tests.test_case import (
+    TestCase,
+    digits_semi_supervised_accuracy,
+    np_softmax,
+    random_semi_supervised_data,
+    tiny_semi_supervised_model,
+)
+from tests.test_case import batches as semi_supervised_test_batches
 
 NUM_CLASSES = 4
-
-
-def np_softmax(logits):
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def np_unit(v):
@@ -129,23 +128,16 @@ class TestVATLosses:
 
 
 def tiny_vat(seed=0, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = VAT(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_classes=NUM_CLASSES, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    return model
+    return tiny_semi_supervised_model(VAT, NUM_CLASSES, seed=seed, **kwargs)
 
 
 @pytest.fixture
 def data(rng):
-    x_l = rng.integers(0, 256, size=(16, 16, 16, 1), dtype="uint8")
-    y_l = rng.integers(0, NUM_CLASSES, size=16)
-    x_u = rng.integers(0, 256, size=(48, 16, 16, 1), dtype="uint8")
-    return x_l, y_l, x_u
+    return random_semi_supervised_data(rng, labelled=16, unlabelled=48, num_classes=NUM_CLASSES)
 
 
 def batches(data):
-    x_l, y_l, x_u = data
-    return semi_supervised_batches(x_l, y_l, x_u, batch_size=8, unlabelled_ratio=2)
+    return semi_supervised_test_batches(data, batch_size=8, unlabelled_ratio=2)
 
 
 def one_batch(data):
@@ -254,22 +246,11 @@ class TestVATLearns(TestCase):
         # labelled split and seeds 0, 1, 2 for the rest: 0.936 / 0.856,
         # 0.929 / 0.862, 0.953 / 0.891, margins 6-8 points (epsilon 1.0
         # gave 2-4 points less).
-        data = load_digits()
-        labelled, unlabelled = labelled_split(data.y_train, num_labels=50, seed=0)
-        x_l, y_l, x_u = data.x_train[labelled], data.y_train[labelled], data.x_train[unlabelled]
-        accuracies = {}
-        for name in ("supervised", "vat"):
-            keras.utils.set_random_seed(0)
-            backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-            augmenter = WeakAugmenter((8, 8, 1), translate=1, flip=False, seed=0)
-            if name == "vat":
-                model = VAT(backbone, num_classes=10, epsilon=0.5, augmenter=augmenter, seed=0)
-            else:
-                model = SupervisedOnly(backbone, num_classes=10, augmenter=augmenter, seed=0)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3))
-            dataset = semi_supervised_batches(x_l, y_l, x_u, batch_size=32, unlabelled_ratio=4, seed=0)
-            model.fit(dataset, epochs=30, verbose=0)  # 10 steps an epoch
-            assert int(model.optimizer.iterations) == 300
-            accuracies[name] = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
+        # 30 passes of 10 steps; evaluated in Keras' batches of 32.
+        settings = dict(seed=0, steps=300, epochs=30, batch_size=32, unlabelled_ratio=4, evaluate_batch_size=None)
+        accuracies = {
+            "supervised": digits_semi_supervised_accuracy(SupervisedOnly, **settings),
+            "vat": digits_semi_supervised_accuracy(VAT, epsilon=0.5, **settings),
+        }
         print(f"test accuracy: VAT {accuracies['vat']:.3f}, supervised only {accuracies['supervised']:.3f}")
         assert accuracies["vat"] >= accuracies["supervised"] + 0.03
