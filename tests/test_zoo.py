@@ -118,8 +118,9 @@ def test_simclr_benchmark_quick(tmp_path):
     for row in ("| SimCLR |", "| random init |", "| raw pixels |", "| ratio |"):
         assert row in table
     speed = json.load(open(out / "results.json"))["speed"]
-    assert speed["ssl_images_per_s"] > 0 and speed["ratio"] == pytest.approx(
-        speed["ssl_images_per_s"] / speed["supervised_images_per_s"])
+    assert speed["ssl_images_per_s"] > 0 and speed["supervised_images_per_s"] > 0
+    assert speed["ratio"] == pytest.approx(float(np.median(speed["round_ratios"])))
+    assert 0 < speed["ratio"] < 2
 
 
 def test_semi_supervised_benchmark_quick_reuses_finished_runs(tmp_path):
