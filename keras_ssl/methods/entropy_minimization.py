@@ -61,8 +61,6 @@ class EntropyMinimization(SemiSupervisedMethod):
                          dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
 
     def compute_losses(self, batch, training):
-        num_labelled = tf.shape(batch["x_l"])[0]
-        images = self.augmenter(tf.concat([batch["x_l"], batch["x_u"]], axis=0), training=True)
-        logits = self.logits(images, training=training)
-        entropy = tf.reduce_mean(prediction_entropy(logits[num_labelled:]))
-        return self.combine_losses(logits[:num_labelled], batch["y_l"], entropy)
+        logits_l, logits_u = self.joint_logits(batch, training)
+        entropy = tf.reduce_mean(prediction_entropy(logits_u))
+        return self.combine_losses(logits_l, batch["y_l"], entropy)

@@ -71,11 +71,9 @@ class PseudoLabel(SemiSupervisedMethod):
         self.threshold = float(threshold)
 
     def compute_losses(self, batch, training):
-        num_labelled = tf.shape(batch["x_l"])[0]
-        images = self.augmenter(tf.concat([batch["x_l"], batch["x_u"]], axis=0), training=True)
-        logits = self.logits(images, training=training)
-        unsupervised, mask, _ = pseudo_label_cross_entropy(logits[num_labelled:], threshold=self.threshold)
-        results = self.combine_losses(logits[:num_labelled], batch["y_l"], unsupervised)
+        logits_l, logits_u = self.joint_logits(batch, training)
+        unsupervised, mask, _ = pseudo_label_cross_entropy(logits_u, threshold=self.threshold)
+        results = self.combine_losses(logits_l, batch["y_l"], unsupervised)
         results["mask_rate"] = tf.reduce_mean(mask)
         return results
 

@@ -83,6 +83,14 @@ class SemiSupervisedMethod(Method):
         features = self.backbone(images, training=training)
         return tf.cast(self.classifier(self.dropout(features, training=training)), "float32")
 
+    def joint_logits(self, batch, training):
+        """`(logits_l, logits_u)` of one augmented pass over the labelled and
+        unlabelled images together, so batch norm sees both."""
+        num_labelled = tf.shape(batch["x_l"])[0]
+        images = self.augmenter(tf.concat([batch["x_l"], batch["x_u"]], axis=0), training=True)
+        logits = self.logits(images, training=training)
+        return logits[:num_labelled], logits[num_labelled:]
+
     def classify(self, images):
         """Class probabilities of raw pixel `images` (inference mode)."""
         return tf.nn.softmax(self.logits(self.prepare_images(images), training=False))

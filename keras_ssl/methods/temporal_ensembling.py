@@ -127,15 +127,13 @@ class TemporalEnsembling(SemiSupervisedMethod):
                 "((x_l, y_l), (x_u, index_u)) from keras_ssl.data.semi_supervised_batches(..., with_indices=True)"
             )
         index_u = self.check_indices(batch["index_u"])
-        num_labelled = tf.shape(batch["x_l"])[0]
-        images = self.augmenter(tf.concat([batch["x_l"], batch["x_u"]], axis=0), training=True)
-        logits = self.logits(images, training=training)
-        probabilities_u = tf.nn.softmax(logits[num_labelled:], axis=-1)
+        logits_l, logits_u = self.joint_logits(batch, training)
+        probabilities_u = tf.nn.softmax(logits_u, axis=-1)
         unsupervised = tf.reduce_mean(probability_mse(probabilities_u, tf.gather(self.targets.value, index_u)))
         # Handed to after_update, which records them once the step is taken.
         batch["index_u"] = index_u
         batch["probabilities_u"] = tf.stop_gradient(probabilities_u)
-        return self.combine_losses(logits[:num_labelled], batch["y_l"], unsupervised)
+        return self.combine_losses(logits_l, batch["y_l"], unsupervised)
 
     def current_unsupervised_weight(self):
         # Zero until the first targets exist, as in the authors' code.
