@@ -10,23 +10,11 @@ keeps the untrained network from locking in confident wrong predictions.
 Three unlabelled images per labelled one; the default `WeakAugmenter`.
 """
 
+from zoo.configs.semi_supervised import semi_supervised_config
+
 
 def get_config(quick=False):
-    config = {
-        "model": {"class": "EntropyMinimization", "unsupervised_weight": 1.0, "dropout": 0.0},
-        "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
-        "optimizer": {"class": "Adam", "learning_rate": 1e-3},
-        "semi_supervised": True,
-        "num_labels": 100,
-        "unlabelled_ratio": 3,
-        "rampup_epochs": 5,
-        "epochs": 15,
-        "batch_size": 64,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 0,
-    }
-    if quick:
-        config["epochs"] = 2
-        config["rampup_epochs"] = 1
-    return config
+    return semi_supervised_config(
+        {"class": "EntropyMinimization", "unsupervised_weight": 1.0, "dropout": 0.0},
+        quick, unlabelled_ratio=3, epochs=15,
+    )

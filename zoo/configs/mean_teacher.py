@@ -14,30 +14,16 @@ epochs, and there is no dropout (the paper's ConvNet has dropout 0.5 in its
 body).
 """
 
+from zoo.configs.semi_supervised import semi_supervised_config
+
 
 def get_config(quick=False):
-    config = {
-        "model": {
-            "class": "MeanTeacher",
-            "ema_decay": 0.99,
-            "ema_decay_after_rampup": 0.999,
-            "evaluate_teacher": True,
-            "unsupervised_weight": 100.0,
-            "dropout": 0.0,
-        },
-        "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
-        "optimizer": {"class": "Adam", "learning_rate": 1e-3},
-        "semi_supervised": True,
-        "num_labels": 100,
-        "unlabelled_ratio": 1,
-        "rampup_epochs": 4,
-        "epochs": 20,
-        "batch_size": 64,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 0,
+    model = {
+        "class": "MeanTeacher",
+        "ema_decay": 0.99,
+        "ema_decay_after_rampup": 0.999,
+        "evaluate_teacher": True,
+        "unsupervised_weight": 100.0,
+        "dropout": 0.0,
     }
-    if quick:
-        config["epochs"] = 2
-        config["rampup_epochs"] = 1
-    return config
+    return semi_supervised_config(model, quick, rampup_epochs=4)

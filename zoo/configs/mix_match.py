@@ -13,34 +13,19 @@ the paper ramps over 16,000 of about 260,000 steps and uses weight decay
 epochs (about 3,700 steps) and there is no weight decay.
 """
 
+from zoo.configs.semi_supervised import semi_supervised_config
+
 
 def get_config(quick=False):
-    config = {
-        "model": {
-            "class": "MixMatch",
-            "num_augmentations": 2,
-            "temperature": 0.5,
-            "mixup_alpha": 0.75,
-            "unsupervised_weight": 75.0,
-            "rampup": "linear",
-            "dropout": 0.0,
-        },
-        "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
-        "optimizer": {"class": "Adam", "learning_rate": 2e-3, "use_ema": True, "ema_momentum": 0.999},
-        "swap_ema_weights": True,
-        "semi_supervised": True,
-        "num_labels": 100,
-        "unlabelled_ratio": 1,
-        "rampup_epochs": 4,
-        "epochs": 20,
-        "batch_size": 64,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 0,
+    model = {
+        "class": "MixMatch",
+        "num_augmentations": 2,
+        "temperature": 0.5,
+        "mixup_alpha": 0.75,
+        "unsupervised_weight": 75.0,
+        "rampup": "linear",
+        "dropout": 0.0,
     }
-    if quick:
-        config["epochs"] = 2
-        config["rampup_epochs"] = 1
-        # A shorter average for a run of about 1,900 steps.
-        config["optimizer"] = {**config["optimizer"], "ema_momentum": 0.99}
-    return config
+    # A shorter average for the quick run of about 1,900 steps.
+    optimizer = {"class": "Adam", "learning_rate": 2e-3, "use_ema": True, "ema_momentum": 0.99 if quick else 0.999}
+    return semi_supervised_config(model, quick, optimizer=optimizer, swap_ema_weights=True, rampup_epochs=4)

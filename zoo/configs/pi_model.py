@@ -8,23 +8,8 @@ translation by 2 pixels and flip (the default `WeakAugmenter`); its ramp-up
 over 80 of 300 epochs becomes 5 of 20.
 """
 
+from zoo.configs.semi_supervised import semi_supervised_config
+
 
 def get_config(quick=False):
-    config = {
-        "model": {"class": "PiModel", "unsupervised_weight": 100.0, "dropout": 0.5},
-        "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
-        "optimizer": {"class": "Adam", "learning_rate": 1e-3},
-        "semi_supervised": True,
-        "num_labels": 100,
-        "unlabelled_ratio": 1,
-        "rampup_epochs": 5,
-        "epochs": 20,
-        "batch_size": 64,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 0,
-    }
-    if quick:
-        config["epochs"] = 2
-        config["rampup_epochs"] = 1
-    return config
+    return semi_supervised_config({"class": "PiModel", "unsupervised_weight": 100.0, "dropout": 0.5}, quick)

@@ -11,23 +11,11 @@ over the first 5 of 15 epochs. Three unlabelled images per labelled one; the
 default `WeakAugmenter`.
 """
 
+from zoo.configs.semi_supervised import semi_supervised_config
+
 
 def get_config(quick=False):
-    config = {
-        "model": {"class": "PseudoLabel", "threshold": 0.95, "unsupervised_weight": 3.0, "dropout": 0.5},
-        "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
-        "optimizer": {"class": "Adam", "learning_rate": 1e-3},
-        "semi_supervised": True,
-        "num_labels": 100,
-        "unlabelled_ratio": 3,
-        "rampup_epochs": 5,
-        "epochs": 15,
-        "batch_size": 64,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 0,
-    }
-    if quick:
-        config["epochs"] = 2
-        config["rampup_epochs"] = 1
-    return config
+    return semi_supervised_config(
+        {"class": "PseudoLabel", "threshold": 0.95, "unsupervised_weight": 3.0, "dropout": 0.5},
+        quick, unlabelled_ratio=3, epochs=15,
+    )

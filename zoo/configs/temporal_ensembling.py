@@ -11,29 +11,9 @@ zoo.train sets `num_unlabelled` (the rows of the ensemble) from the data.
 The targets are updated after each pass over the unlabelled set.
 """
 
+from zoo.configs.semi_supervised import semi_supervised_config
+
 
 def get_config(quick=False):
-    config = {
-        "model": {
-            "class": "TemporalEnsembling",
-            "ensemble_momentum": 0.6,
-            "unsupervised_weight": 30.0,
-            "dropout": 0.5,
-        },
-        "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
-        "optimizer": {"class": "Adam", "learning_rate": 1e-3},
-        "semi_supervised": True,
-        "with_indices": True,
-        "num_labels": 100,
-        "unlabelled_ratio": 1,
-        "rampup_epochs": 5,
-        "epochs": 20,
-        "batch_size": 64,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 0,
-    }
-    if quick:
-        config["epochs"] = 2
-        config["rampup_epochs"] = 1
-    return config
+    model = {"class": "TemporalEnsembling", "ensemble_momentum": 0.6, "unsupervised_weight": 30.0, "dropout": 0.5}
+    return semi_supervised_config(model, quick, with_indices=True)

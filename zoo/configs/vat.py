@@ -12,30 +12,17 @@ paper's VAT+EntMin variant is `"entropy_minimization": True`. Each step
 costs about four forward-backward passes of plain supervised training.
 """
 
+from zoo.configs.semi_supervised import semi_supervised_config
+
 
 def get_config(quick=False):
-    config = {
-        "model": {
-            "class": "VAT",
-            "epsilon": 2.0,
-            "xi": 1e-3,
-            "power_iterations": 1,
-            "entropy_minimization": False,
-            "unsupervised_weight": 1.0,
-            "dropout": 0.0,
-        },
-        "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
-        "optimizer": {"class": "Adam", "learning_rate": 1e-3},
-        "semi_supervised": True,
-        "num_labels": 100,
-        "unlabelled_ratio": 4,
-        "rampup_epochs": 0,
-        "epochs": 20,
-        "batch_size": 32,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 0,
+    model = {
+        "class": "VAT",
+        "epsilon": 2.0,
+        "xi": 1e-3,
+        "power_iterations": 1,
+        "entropy_minimization": False,
+        "unsupervised_weight": 1.0,
+        "dropout": 0.0,
     }
-    if quick:
-        config["epochs"] = 2
-    return config
+    return semi_supervised_config(model, quick, unlabelled_ratio=4, rampup_epochs=0, batch_size=32)
