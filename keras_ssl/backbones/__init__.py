@@ -2,5 +2,6 @@
 
 from keras_ssl.backbones.conv_net import ConvNet
 from keras_ssl.backbones.resnet import ResNet
+from keras_ssl.backbones.stages import feature_map_model, stage_layer_names, stage_model
 
-__all__ = ["ConvNet", "ResNet"]
+__all__ = ["ConvNet", "ResNet", "feature_map_model", "stage_layer_names", "stage_model"]

@@ -7,6 +7,7 @@ from keras_ssl.evaluation.knn import knn_accuracy, knn_predict
 from keras_ssl.evaluation.knn_monitor import KNNMonitor
 from keras_ssl.evaluation.linear_probe import linear_probe_accuracy
 from keras_ssl.evaluation.plots import plot_embedding, plot_history
+from keras_ssl.evaluation.stage_probe import stage_probe_accuracies
 from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_init_copy
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "plot_history",
     "random_init_copy",
     "raw_pixel_features",
+    "stage_probe_accuracies",
 ]
