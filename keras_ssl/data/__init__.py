@@ -11,8 +11,30 @@ from keras_ssl.data.sources import (
     load_tfds,
 )
 from keras_ssl.data.splits import balanced_indices, label_fraction_indices
+from keras_ssl.data.text import (
+    TEXT_CORPUS_NAMES,
+    WORDNET_LEXNAMES,
+    Synset,
+    TextCorpus,
+    TextSourceMissingError,
+    load_text_corpus,
+    load_wordnet,
+    split_sentences,
+    word_benchmark_path,
+    word_tokenize,
+)
 
 __all__ = [
+    "TEXT_CORPUS_NAMES",
+    "WORDNET_LEXNAMES",
+    "Synset",
+    "TextCorpus",
+    "TextSourceMissingError",
+    "load_text_corpus",
+    "load_wordnet",
+    "split_sentences",
+    "word_benchmark_path",
+    "word_tokenize",
     "DataSourceMissingError",
     "ImageDataset",
     "balanced_indices",

@@ -3,6 +3,7 @@
 from keras_ssl.evaluation.classifier import classifier_accuracy
 from keras_ssl.evaluation.features import extract_features, raw_pixel_features
 from keras_ssl.evaluation.fine_tune import copy_encoder, fine_tune_accuracy
+from keras_ssl.evaluation.image_grids import image_grid_size, plot_image_grid
 from keras_ssl.evaluation.knn import knn_accuracy, knn_predict
 from keras_ssl.evaluation.knn_monitor import KNNMonitor
 from keras_ssl.evaluation.linear_probe import linear_probe_accuracy
@@ -18,11 +19,13 @@ __all__ = [
     "evaluate_encoder",
     "extract_features",
     "fine_tune_accuracy",
+    "image_grid_size",
     "knn_accuracy",
     "knn_predict",
     "linear_probe_accuracy",
     "plot_embedding",
     "plot_history",
+    "plot_image_grid",
     "random_init_copy",
     "raw_pixel_features",
     "stage_probe_accuracies",

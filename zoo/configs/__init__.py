@@ -17,8 +17,33 @@ METHODS = (
     "mean_teacher",
     "vat",
     "mix_match",
+    "rotation",
+    "jigsaw",
+    "relative_patch",
+    "context_encoder",
+    "colorization",
+    "split_brain",
+    "denoising_autoencoder",
 )
-SEMI_SUPERVISED = METHODS[1:]
+SEMI_SUPERVISED = (
+    "supervised",
+    "entropy_minimization",
+    "pseudo_label",
+    "pi_model",
+    "temporal_ensembling",
+    "mean_teacher",
+    "vat",
+    "mix_match",
+)
+PRETEXT = (
+    "rotation",
+    "jigsaw",
+    "relative_patch",
+    "context_encoder",
+    "colorization",
+    "split_brain",
+    "denoising_autoencoder",
+)
 
 
 def get_config(method, quick=False):

@@ -1,0 +1,103 @@
+"""PNG grids of images: inpaintings, colourisations, denoised inputs."""
+
+import numpy as np
+
+# Layout of `plot_image_grid`, in output pixels (the figure is drawn at 100 dpi).
+_DPI = 100
+_PAD = 4
+_ROW_TITLE_WIDTH = 120
+_COL_TITLE_HEIGHT = 24
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _as_image(image, value_range):
+    """One image as float32 [H, W] or [H, W, 3] in [0, 1] for `imshow`."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
+        raise ValueError(
+            f"plot_image_grid: every image must be [H, W], [H, W, 1] or [H, W, 3], got shape {image.shape}; "
+            "pass rows as lists (or [N, H, W, C] arrays) of single images."
+        )
+    low, high = value_range
+    image = (image.astype("float32") - low) / float(high - low)
+    return np.clip(image, 0.0, 1.0)
+
+
+def image_grid_size(num_rows, num_cols, row_titles=False, col_titles=False, cell_pixels=96):
+    """(width, height) in pixels of the PNG that `plot_image_grid` writes."""
+    width = num_cols * (cell_pixels + _PAD) + _PAD + (_ROW_TITLE_WIDTH if row_titles else 0)
+    height = num_rows * (cell_pixels + _PAD) + _PAD + (_COL_TITLE_HEIGHT if col_titles else 0)
+    return width, height
+
+
+def plot_image_grid(rows, path, row_titles=None, col_titles=None, cell_pixels=96, value_range=(0, 255)):
+    """Draws images as a grid (one list of images per row) and saves a PNG.
+
+    Pixels are read in `value_range` (the repo's convention: raw pixels in
+    [0, 255], uint8 or float) and clipped to it; grey images are drawn with a
+    fixed grey scale (no per-image contrast stretch), so grids compare
+    brightness honestly. Rows may have different lengths (missing cells stay
+    blank). The PNG is exactly `image_grid_size(...)` pixels.
+
+    Args:
+        rows: list of rows; each row a list of images or an array
+            `[N, H, W]`, `[N, H, W, 1]` or `[N, H, W, 3]`.
+        path: str. Where to write the PNG.
+        row_titles: optional list of str, one per row, drawn on the left.
+        col_titles: optional list of str, one per column, drawn on top.
+        cell_pixels: int. Side of each cell in output pixels.
+        value_range: (low, high). Pixel values mapped to black and white.
+
+    Returns:
+        `path`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> images = np.random.randint(0, 256, (2, 4, 28, 28, 1), dtype="uint8")
+    >>> plot_image_grid([images[0], images[1]], "/tmp/grid.png", row_titles=["input", "output"])
+    '/tmp/grid.png'
+    """
+    rows = [list(row) for row in rows]
+    if not rows or not any(rows):
+        raise ValueError("plot_image_grid: `rows` is empty; pass a list of rows, each a list of images.")
+    num_rows = len(rows)
+    num_cols = max(len(row) for row in rows)
+    if row_titles is not None and len(row_titles) != num_rows:
+        raise ValueError(f"plot_image_grid: got {len(row_titles)} row_titles for {num_rows} rows; pass one per row.")
+    if col_titles is not None and len(col_titles) != num_cols:
+        raise ValueError(
+            f"plot_image_grid: got {len(col_titles)} col_titles for {num_cols} columns; pass one per column."
+        )
+    plt = _pyplot()
+    left = _ROW_TITLE_WIDTH if row_titles is not None else 0
+    top = _COL_TITLE_HEIGHT if col_titles is not None else 0
+    width, height = image_grid_size(num_rows, num_cols, row_titles is not None, col_titles is not None, cell_pixels)
+    fig = plt.figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            x0 = left + _PAD + c * (cell_pixels + _PAD)
+            y0 = top + _PAD + r * (cell_pixels + _PAD)
+            # add_axes takes [left, bottom, width, height] as figure fractions.
+            ax = fig.add_axes([x0 / width, 1 - (y0 + cell_pixels) / height, cell_pixels / width, cell_pixels / height])
+            image = _as_image(image, value_range)
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0 and col_titles is not None:
+                ax.set_title(col_titles[c], fontsize=8, pad=3)
+            if c == 0 and row_titles is not None:
+                ax.text(-0.06, 0.5, row_titles[r], transform=ax.transAxes, ha="right", va="center", fontsize=8)
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return path
