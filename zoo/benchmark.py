@@ -2,6 +2,9 @@
 
     python -m zoo.benchmark --suite=simclr --output_dir=benchmarks/simclr
     python -m zoo.benchmark --suite=semi_supervised --output_dir=benchmarks/semi_supervised
+    python -m zoo.benchmark --suite=pretext --output_dir=benchmarks/pretext
+    python -m zoo.benchmark --suite=word2vec --output_dir=benchmarks/word2vec
+    python -m zoo.benchmark --suite=bert --output_dir=benchmarks/bert
 
 Writes `results.json` and `results.md` (a Markdown table) into output_dir.
 Speed is a ratio of two throughputs measured in the same process, step for
@@ -16,7 +19,8 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised"], "Benchmark suite.")
+SUITE_MODULES = ("pretext", "word2vec", "bert")  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
+flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised", *SUITE_MODULES], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
 flags.DEFINE_integer("epochs", None, "Pretraining epochs (default: the suite's budget).")
 flags.DEFINE_integer("train_size", None, "Pretraining images (default: all).")
@@ -26,7 +30,7 @@ flags.DEFINE_bool("speed_only", False, "simclr: measure the speed ratio again (o
 flags.DEFINE_integer("seed", 0, "Seed of the run and of the labelled subsets (simclr).")
 flags.DEFINE_list("seeds", ["0", "1"], "Seeds of the labelled subsets and runs (semi_supervised).")
 flags.DEFINE_list("num_labels", ["100", "1000"], "Label budgets (semi_supervised).")
-flags.DEFINE_list("methods", None, "Methods to run (semi_supervised; default all).")
+flags.DEFINE_list("methods", None, "Methods to run (semi_supervised, pretext; default all).")
 flags.DEFINE_integer("steps", None, "Training steps of every run (semi_supervised; default the suite's budget).")
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
@@ -275,6 +279,13 @@ def main(argv):
             result = simclr_suite(output_dir, FLAGS.epochs, FLAGS.train_size, FLAGS.quick, FLAGS.seed,
                                   FLAGS.speed_only)
             markdown = simclr_markdown
+        elif FLAGS.suite in SUITE_MODULES:
+            import importlib
+
+            module = importlib.import_module(f"zoo.benchmarks.{FLAGS.suite}")
+            kwargs = {"methods": FLAGS.methods} if FLAGS.suite == "pretext" else {}
+            result = module.run(output_dir, quick=FLAGS.quick, **kwargs)
+            markdown = module.markdown
         else:
             result = semi_supervised_suite(output_dir, [int(n) for n in FLAGS.num_labels],
                                            [int(s) for s in FLAGS.seeds], FLAGS.methods, FLAGS.steps, FLAGS.quick)

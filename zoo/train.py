@@ -14,7 +14,8 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("method", None, "Method name, e.g. simclr.")
-flags.DEFINE_string("dataset", "fashion_mnist", "fashion_mnist, digits or tfds:NAME.")
+flags.DEFINE_string("dataset", "fashion_mnist", "Images: fashion_mnist, digits, photos or tfds:NAME; text "
+                    "methods: wordnet, lee, pydoc or all (default: the method's corpus).")
 flags.DEFINE_string("model_dir", None, "Run directory (created; reused to resume).")
 flags.DEFINE_integer("epochs", None, "Epochs (default: the method's config).")
 flags.DEFINE_integer("batch_size", None, "Global batch size (default: the method's config).")
@@ -43,7 +44,11 @@ def main(argv):
 
         strategy = get_strategy(FLAGS.strategy)
         from keras_ssl.data import load_dataset
-        from zoo import runs
+        from zoo import configs, runs
+
+        verbose = FLAGS.verbose if FLAGS.verbose is not None else (1 if sys.stdout.isatty() else 2)
+        if FLAGS.method in configs.TEXT_METHODS:
+            return train_text_method(strategy, verbose)
 
         config = runs.resolve_config(
             FLAGS.method, FLAGS.dataset, quick=FLAGS.quick, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
@@ -61,9 +66,32 @@ def main(argv):
         if os.path.exists(model_path):
             print(f"Run already complete: {model_path} (use a new --model_dir to train again)")
             return 0
-        verbose = FLAGS.verbose if FLAGS.verbose is not None else (1 if sys.stdout.isatty() else 2)
         runs.train(config, dataset, FLAGS.model_dir, strategy=strategy, verbose=verbose)
         print(f"Saved {model_path}")
+    return 0
+
+
+def train_text_method(strategy, verbose):
+    """The language methods: the corpus instead of an image dataset."""
+    from keras_ssl.data import load_text_corpus
+    from zoo import runs, text_runs
+
+    for name in ("train_size", "knn_every", "num_labels", "unlabelled_ratio"):
+        if getattr(FLAGS, name) is not None:
+            raise ValueError(f"--{name} is for image methods; {FLAGS.method} trains on text")
+    corpus_name = FLAGS.dataset if FLAGS["dataset"].present else None
+    config = text_runs.resolve_text_config(
+        FLAGS.method, corpus_name, quick=FLAGS.quick, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
+    )
+    corpus = load_text_corpus(config["corpus"], seed=config["seed"])
+    runs.prepare_run_dir(FLAGS.model_dir, config)
+    model_path = os.path.join(FLAGS.model_dir, runs.MODEL_FILE)
+    if os.path.exists(model_path):
+        print(f"Run already complete: {model_path} (use a new --model_dir to train again)")
+        return 0
+    text_runs.train_text(config, corpus, FLAGS.model_dir, strategy=strategy, verbose=verbose)
+    print(f"Saved {model_path}")
     return 0
 
 

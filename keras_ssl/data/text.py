@@ -24,6 +24,8 @@ import re
 
 import numpy as np
 
+from keras_ssl.data.sources import DataSourceMissingError
+
 WORDNET_DIR = "/usr/share/wordnet"
 TEXT_CORPUS_NAMES = ("wordnet", "lee", "pydoc", "all")
 
@@ -43,7 +45,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 
-class TextSourceMissingError(FileNotFoundError):
+class TextSourceMissingError(DataSourceMissingError):
     """A text source is not installed; the message names the package."""
 
 

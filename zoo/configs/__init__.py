@@ -24,7 +24,12 @@ METHODS = (
     "colorization",
     "split_brain",
     "denoising_autoencoder",
+    "word2vec",
+    "bert",
+    "nplm",
+    "char_lstm",
 )
+TEXT_METHODS = ("word2vec", "bert", "nplm", "char_lstm")
 SEMI_SUPERVISED = (
     "supervised",
     "entropy_minimization",
