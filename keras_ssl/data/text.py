@@ -169,6 +169,8 @@ def _wordnet_documents(directory):
 
 
 def _split(documents, test_fraction, seed):
+    # Repeated documents (lee_background.cor has some) would leak into the test split.
+    documents = list({tuple(d): d for d in documents}.values())
     order = np.random.default_rng(seed).permutation(len(documents))
     num_test = int(round(len(documents) * test_fraction))
     test = set(order[:num_test].tolist())
