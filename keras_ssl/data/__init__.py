@@ -1,6 +1,18 @@
 """Offline data sources and tf.data pipelines."""
 
 from keras_ssl.data.image_dataset import ImageDataset
+from keras_ssl.data.language_model_data import (
+    UNKNOWN_CHAR,
+    UNKNOWN_WORD,
+    build_word_vocabulary,
+    char_ids,
+    char_sequences,
+    char_vocabulary,
+    documents_text,
+    language_model_batches,
+    word_ids,
+    word_ngram_windows,
+)
 from keras_ssl.data.pipelines import image_batches
 from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.data.sources import (
@@ -25,6 +37,16 @@ from keras_ssl.data.text import (
 )
 
 __all__ = [
+    "UNKNOWN_CHAR",
+    "UNKNOWN_WORD",
+    "build_word_vocabulary",
+    "char_ids",
+    "char_sequences",
+    "char_vocabulary",
+    "documents_text",
+    "language_model_batches",
+    "word_ids",
+    "word_ngram_windows",
     "TEXT_CORPUS_NAMES",
     "WORDNET_LEXNAMES",
     "Synset",

@@ -6,12 +6,24 @@ from keras_ssl.evaluation.fine_tune import copy_encoder, fine_tune_accuracy
 from keras_ssl.evaluation.image_grids import image_grid_size, plot_image_grid
 from keras_ssl.evaluation.knn import knn_accuracy, knn_predict
 from keras_ssl.evaluation.knn_monitor import KNNMonitor
+from keras_ssl.evaluation.language_model import (
+    bits_per_token,
+    generate_samples,
+    negative_log_likelihood,
+    perplexity,
+    unigram_perplexity,
+)
 from keras_ssl.evaluation.linear_probe import linear_probe_accuracy
 from keras_ssl.evaluation.plots import plot_embedding, plot_history
 from keras_ssl.evaluation.stage_probe import stage_probe_accuracies
 from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_init_copy
 
 __all__ = [
+    "bits_per_token",
+    "generate_samples",
+    "negative_log_likelihood",
+    "perplexity",
+    "unigram_perplexity",
     "KNNMonitor",
     "PROTOCOLS",
     "classifier_accuracy",

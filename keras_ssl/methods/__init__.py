@@ -1,9 +1,12 @@
 """Self-supervised and semi-supervised methods, one keras.Model subclass each."""
 
+from keras_ssl.methods.char_lstm_language_model import CharLSTMLanguageModel
 from keras_ssl.methods.entropy_minimization import EntropyMinimization
+from keras_ssl.methods.language_model import LanguageModel, sample_next_token
 from keras_ssl.methods.mean_teacher import MeanTeacher
 from keras_ssl.methods.method import Method
 from keras_ssl.methods.mix_match import MixMatch
+from keras_ssl.methods.neural_language_model import NeuralLanguageModel
 from keras_ssl.methods.pi_model import PiModel
 from keras_ssl.methods.pseudo_label import PseudoLabel
 from keras_ssl.methods.semi_supervised_method import SemiSupervisedMethod, sigmoid_rampup
@@ -13,6 +16,10 @@ from keras_ssl.methods.temporal_ensembling import TemporalEnsembling
 from keras_ssl.methods.vat import VAT
 
 __all__ = [
+    "CharLSTMLanguageModel",
+    "LanguageModel",
+    "NeuralLanguageModel",
+    "sample_next_token",
     "VAT",
     "EntropyMinimization",
     "MeanTeacher",

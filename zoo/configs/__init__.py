@@ -7,29 +7,6 @@ arguments), `optimizer`, `epochs`, `batch_size`, `train_size`, `seed`.
 
 import importlib
 
-METHODS = (
-    "simclr",
-    "supervised",
-    "entropy_minimization",
-    "pseudo_label",
-    "pi_model",
-    "temporal_ensembling",
-    "mean_teacher",
-    "vat",
-    "mix_match",
-    "rotation",
-    "jigsaw",
-    "relative_patch",
-    "context_encoder",
-    "colorization",
-    "split_brain",
-    "denoising_autoencoder",
-    "word2vec",
-    "bert",
-    "nplm",
-    "char_lstm",
-)
-TEXT_METHODS = ("word2vec", "bert", "nplm", "char_lstm")
 SEMI_SUPERVISED = (
     "supervised",
     "entropy_minimization",
@@ -40,15 +17,9 @@ SEMI_SUPERVISED = (
     "vat",
     "mix_match",
 )
-PRETEXT = (
-    "rotation",
-    "jigsaw",
-    "relative_patch",
-    "context_encoder",
-    "colorization",
-    "split_brain",
-    "denoising_autoencoder",
-)
+PRETEXT = ()
+TEXT_METHODS = ("nplm", "char_lstm")
+METHODS = ("simclr", *SEMI_SUPERVISED, *PRETEXT, *TEXT_METHODS)
 
 
 def get_config(method, quick=False):

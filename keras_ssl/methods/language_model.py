@@ -1,0 +1,185 @@
+"""The base class of the next-token language models (NPLM, char-LSTM)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.distribute import is_multi_worker, num_replicas_in_sync
+
+LN2 = float(np.log(2.0))
+
+
+def sample_next_token(logits, temperature=1.0, rng=None, banned=()):
+    """Draws a token id from `softmax(logits / temperature)`.
+
+    `temperature=0` is greedy decoding (the argmax); as the temperature
+    falls towards 0 the distribution concentrates on the argmax, and above
+    1 it flattens towards uniform. Ids in `banned` (e.g. `<unk>`) are
+    never drawn.
+
+    Args:
+        logits: 1-D array of float. Scores over the vocabulary.
+        temperature: float >= 0.
+        rng: `np.random.Generator` (default: a new unseeded one).
+        banned: ids never to draw.
+
+    Returns:
+        int.
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 is greedy decoding), got {temperature}")
+    logits = np.asarray(logits, "float64").reshape(-1).copy()
+    logits[list(banned)] = -np.inf
+    if temperature == 0:
+        return int(np.argmax(logits))
+    scaled = logits / temperature
+    scaled -= scaled.max()
+    probabilities = np.exp(scaled)
+    probabilities /= probabilities.sum()
+    rng = rng if rng is not None else np.random.default_rng()
+    return int(rng.choice(len(probabilities), p=probabilities))
+
+
+class LanguageModel(keras.Model):
+    """Base class of models trained to predict the next token.
+
+    A subclass maps integer inputs to logits over its vocabulary in
+    `call(inputs, training)`; `targets` hold the id each logit vector must
+    predict (the shape of the logits without the vocabulary axis). This
+    class supplies the training contract of DESIGN.md:
+
+    - `fit(inputs, targets)` or a `tf.data.Dataset` of `(inputs, targets)`
+      batches; the loss is the mean negative log-likelihood (nats) of this
+      replica's tokens, divided by the number of replicas (gradients are
+      summed across them), scaled for mixed precision, and checked for
+      finiteness before any weight changes.
+    - Metrics: `loss` (mean NLL per token over the epoch so far, each batch
+      weighted by its number of tokens, so a short last batch counts for
+      what it holds), `perplexity` = exp(loss), and, where a subclass names
+      `bits_metric_name` (e.g. `bits_per_char`), loss / ln 2.
+    - `test_step` computes the same without updates, so `evaluate` gives
+      the held-out perplexity over all tokens.
+
+    Args:
+        vocabulary: list of str. Token strings by id (stored in the config,
+            so a saved model keeps it).
+        seed: int. Seed of dropout and other random draws.
+    """
+
+    token_separator = ""
+    bits_metric_name = None
+
+    def __init__(self, vocabulary, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
+            raise ValueError("vocabulary must be a list of token strings (its index is the id), got "
+                             f"{type(vocabulary).__name__}")
+        if len(set(vocabulary)) != len(vocabulary):
+            raise ValueError("vocabulary has duplicate tokens: each token must appear once")
+        self.vocabulary = list(vocabulary)
+        self.seed = seed
+        self.token_index = {token: i for i, token in enumerate(self.vocabulary)}
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def default_optimizer(self):
+        """The optimizer of `compile()` without one."""
+        return keras.optimizers.Adam()
+
+    def compile(self, optimizer="auto", **kwargs):
+        if isinstance(optimizer, str) and optimizer == "auto":
+            optimizer = self.default_optimizer()
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips compiling on load when `compile` is overridden; this
+        # one only fills in a default, so the saved arguments restore it.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)  # So its saved state loads.
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    # --- steps ----------------------------------------------------------
+    def unpack_batch(self, data):
+        """`(inputs, targets)` of a batch, checked."""
+        inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
+        name = type(self).__name__
+        if targets is None:
+            raise ValueError(f"{name} trains on (inputs, targets) pairs: call fit(inputs, targets) or pass a "
+                             "tf.data.Dataset of (inputs, targets) batches")
+        inputs, targets = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
+        if not (inputs.dtype.is_integer and targets.dtype.is_integer):
+            raise ValueError(f"{name} expects integer token ids, got inputs {inputs.dtype.name} and targets "
+                             f"{targets.dtype.name}: map tokens to ids with the model's vocabulary")
+        return inputs, targets
+
+    def token_losses(self, inputs, targets, training=False):
+        """Negative log-likelihood (nats) of each target token."""
+        logits = tf.cast(self(inputs, training=training), "float32")
+        expected = tuple(logits.shape[:-1])
+        actual = tuple(targets.shape)
+        if len(expected) != len(actual) or any(
+            e is not None and a is not None and e != a for e, a in zip(expected, actual)
+        ):
+            raise ValueError(f"{type(self).__name__} targets must have shape {expected} to match the logits, "
+                             f"got {actual}")
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(targets, "int32"), logits=logits)
+
+    def train_step(self, data):
+        inputs, targets = self.unpack_batch(data)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(self.token_losses(inputs, targets, training=True))
+            # Gradients are summed over replicas: divide so N replicas match 1.
+            scaled = self.optimizer.scale_loss(loss / num_replicas_in_sync())
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        # The update waits for the check, so a non-finite loss changes no weight.
+        check = tf.debugging.assert_all_finite(
+            loss,
+            f"{type(self).__name__} loss is not finite (NaN or Inf): lower the learning rate or clip the "
+            "gradients; the weights were not updated",
+        )
+        with tf.control_dependencies([check]):
+            gradients = [_identity(g) for g in gradients]
+        self.optimizer.apply(gradients, variables)
+        return self.update_trackers(loss, tf.size(targets))
+
+    def test_step(self, data):
+        inputs, targets = self.unpack_batch(data)
+        loss = tf.reduce_mean(self.token_losses(inputs, targets, training=False))
+        return self.update_trackers(loss, tf.size(targets))
+
+    def update_trackers(self, loss, num_tokens):
+        self.loss_tracker.update_state(loss, sample_weight=tf.cast(num_tokens, "float32"))
+        mean = self.loss_tracker.result()
+        logs = {"loss": mean, "perplexity": tf.exp(mean)}
+        if self.bits_metric_name:
+            logs[self.bits_metric_name] = mean / LN2
+        if is_multi_worker(self.distribute_strategy):
+            # Keras averages logs over workers along axis 0, which scalars
+            # lack (tensorflow#72388): give it shape [1]; it returns scalars.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
+    # --- serialization --------------------------------------------------
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "vocabulary": list(self.vocabulary),
+                "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _identity(gradient):
+    if gradient is None:
+        return None
+    if isinstance(gradient, tf.IndexedSlices):  # Embedding gradients.
+        return tf.IndexedSlices(tf.identity(gradient.values), gradient.indices, gradient.dense_shape)
+    return tf.identity(gradient)

@@ -1,0 +1,35 @@
+"""The language models train under a 2-replica strategy.
+
+One fresh process (tests/workers/fit_under_strategy.py) splits the CPU into
+two logical devices and fits each method's tiny `build_for_strategy_test()`
+model (defined in its own test module) for one epoch under
+`MirroredStrategy`; every loss must be finite and reported by 2 replicas.
+The same-result-on-1-and-N-replicas checks of the contrastive and
+semi-supervised methods live in test_distribute.py and
+test_semi_supervised_distribute.py.
+"""
+
+import json
+
+import pytest
+
+from tests.test_case import run_python
+
+CASES = [
+    f"tests.test_{name}:build_for_strategy_test"
+    for name in (
+        "neural_language_model",
+        "char_lstm_language_model",
+    )
+]
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_every_method_fits_on_two_replicas():
+    result = run_python(["tests/workers/fit_under_strategy.py", "--strategy=cpu:2", *CASES], timeout=900)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line["case"] for line in lines] == CASES, result.stderr[-3000:]
+    failures = [line for line in lines if "error" in line or not line["finite"] or line["replicas"] != 2]
+    assert not failures, failures
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -1,0 +1,35 @@
+"""`python -m zoo.train` for the language models (zoo/text_runs.py)."""
+
+import json
+import os
+
+import pytest
+
+from tests.test_case import run_python
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_char_lstm_run_directory_and_held_out_evaluation(tmp_path):
+    model_dir = str(tmp_path / "char")
+    command = ["-m", "zoo.train", "--method=char_lstm", f"--model_dir={model_dir}", "--quick", "--epochs=1",
+               "--verbose=0"]
+    result = run_python(command)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("config.json", "model.keras", "history.json", "history.png", "vocabulary.json", "samples.txt",
+                 "evaluation.json"):
+        assert os.path.exists(os.path.join(model_dir, name)), name
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    assert config["corpus"] == "pydoc" and config["epochs"] == 1
+    held_out = json.load(open(os.path.join(model_dir, "evaluation.json")))["held_out"]
+    # One quick epoch already beats the add-one unigram model on held-out documents.
+    assert held_out["perplexity"] < held_out["unigram_perplexity"]
+    assert len(json.load(open(os.path.join(model_dir, "history.json")))) == 1
+    again = run_python(command)
+    assert again.returncode == 0 and "Run already complete" in again.stdout
+
+
+def test_image_flags_on_a_text_method_fail_in_one_line(tmp_path):
+    result = run_python(["-m", "zoo.train", "--method=nplm", f"--model_dir={tmp_path}/r", "--train_size=100"])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "error: --train_size is for image methods; nplm trains on text"
