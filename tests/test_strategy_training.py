@@ -18,6 +18,8 @@ from tests.test_case import run_python
 CASES = [
     f"tests.test_{name}:build_for_strategy_test"
     for name in (
+        "word2vec",
+        "bert_pretraining",
         "neural_language_model",
         "char_lstm_language_model",
     )

@@ -1,12 +1,22 @@
 """Offline data sources and tf.data pipelines."""
 
+from keras_ssl.data.bert_inputs import (
+    BERT_RESERVED_TOKENS,
+    bert_pretraining_batches,
+    bert_pretraining_preprocessor,
+    bert_tokenizer,
+    learn_word_piece_vocabulary,
+    load_vocabulary,
+    materialize_batches,
+    save_vocabulary,
+)
 from keras_ssl.data.image_dataset import ImageDataset
 from keras_ssl.data.language_model_data import (
     UNKNOWN_CHAR,
     UNKNOWN_WORD,
-    build_word_vocabulary,
     char_ids,
     char_sequences,
+    build_word_vocabulary,
     char_vocabulary,
     documents_text,
     language_model_batches,
@@ -15,6 +25,7 @@ from keras_ssl.data.language_model_data import (
 )
 from keras_ssl.data.pipelines import image_batches
 from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
+from keras_ssl.data.sentence_pairs import IS_NEXT, NOT_NEXT, SentencePairs, next_sentence_pairs
 from keras_ssl.data.sources import (
     DataSourceMissingError,
     load_dataset,
@@ -23,6 +34,20 @@ from keras_ssl.data.sources import (
     load_tfds,
 )
 from keras_ssl.data.splits import balanced_indices, label_fraction_indices
+from keras_ssl.data.word2vec_pairs import (
+    alias_table,
+    cbow_examples,
+    context_windows,
+    dynamic_windows,
+    epoch_examples,
+    keep_probabilities,
+    noise_distribution,
+    skip_gram_pairs,
+    subsample,
+    word2vec_dataset,
+)
+from keras_ssl.data.word_vocabulary import WordVocabulary
+from keras_ssl.data.wordnet_lexnames import TextClassificationData, wordnet_gloss_classification
 from keras_ssl.data.text import (
     TEXT_CORPUS_NAMES,
     WORDNET_LEXNAMES,
@@ -37,16 +62,31 @@ from keras_ssl.data.text import (
 )
 
 __all__ = [
-    "UNKNOWN_CHAR",
-    "UNKNOWN_WORD",
-    "build_word_vocabulary",
-    "char_ids",
-    "char_sequences",
-    "char_vocabulary",
-    "documents_text",
-    "language_model_batches",
-    "word_ids",
-    "word_ngram_windows",
+    "BERT_RESERVED_TOKENS",
+    "IS_NEXT",
+    "NOT_NEXT",
+    "SentencePairs",
+    "TextClassificationData",
+    "bert_pretraining_batches",
+    "bert_pretraining_preprocessor",
+    "bert_tokenizer",
+    "learn_word_piece_vocabulary",
+    "load_vocabulary",
+    "materialize_batches",
+    "next_sentence_pairs",
+    "save_vocabulary",
+    "wordnet_gloss_classification",
+    "WordVocabulary",
+    "alias_table",
+    "cbow_examples",
+    "context_windows",
+    "dynamic_windows",
+    "epoch_examples",
+    "keep_probabilities",
+    "noise_distribution",
+    "skip_gram_pairs",
+    "subsample",
+    "word2vec_dataset",
     "TEXT_CORPUS_NAMES",
     "WORDNET_LEXNAMES",
     "Synset",
@@ -58,6 +98,16 @@ __all__ = [
     "word_benchmark_path",
     "word_tokenize",
     "DataSourceMissingError",
+    "UNKNOWN_CHAR",
+    "UNKNOWN_WORD",
+    "build_word_vocabulary",
+    "char_ids",
+    "char_sequences",
+    "char_vocabulary",
+    "documents_text",
+    "language_model_batches",
+    "word_ids",
+    "word_ngram_windows",
     "ImageDataset",
     "balanced_indices",
     "image_batches",

@@ -14,11 +14,26 @@ from keras_ssl.evaluation.language_model import (
     unigram_perplexity,
 )
 from keras_ssl.evaluation.linear_probe import linear_probe_accuracy
+from keras_ssl.evaluation.masked_lm import pretraining_accuracies
 from keras_ssl.evaluation.plots import plot_embedding, plot_history
 from keras_ssl.evaluation.stage_probe import stage_probe_accuracies
 from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_init_copy
+from keras_ssl.evaluation.text_classification import copy_bert_backbone, fine_tune_text_classifier
+from keras_ssl.evaluation.word_embeddings import (
+    analogy_accuracy,
+    nearest_neighbours,
+    plot_words,
+    word_similarity_spearman,
+)
 
 __all__ = [
+    "analogy_accuracy",
+    "copy_bert_backbone",
+    "fine_tune_text_classifier",
+    "nearest_neighbours",
+    "plot_words",
+    "pretraining_accuracies",
+    "word_similarity_spearman",
     "bits_per_token",
     "generate_samples",
     "negative_log_likelihood",

@@ -1,5 +1,6 @@
 """Self-supervised and semi-supervised methods, one keras.Model subclass each."""
 
+from keras_ssl.methods.bert_pretraining import BertPretraining, bert_optimizer
 from keras_ssl.methods.char_lstm_language_model import CharLSTMLanguageModel
 from keras_ssl.methods.entropy_minimization import EntropyMinimization
 from keras_ssl.methods.language_model import LanguageModel, sample_next_token
@@ -14,8 +15,12 @@ from keras_ssl.methods.simclr import SimCLR
 from keras_ssl.methods.supervised_only import SupervisedOnly
 from keras_ssl.methods.temporal_ensembling import TemporalEnsembling
 from keras_ssl.methods.vat import VAT
+from keras_ssl.methods.word2vec import Word2Vec
 
 __all__ = [
+    "BertPretraining",
+    "Word2Vec",
+    "bert_optimizer",
     "CharLSTMLanguageModel",
     "LanguageModel",
     "NeuralLanguageModel",

@@ -18,7 +18,7 @@ SEMI_SUPERVISED = (
     "mix_match",
 )
 PRETEXT = ()
-TEXT_METHODS = ("nplm", "char_lstm")
+TEXT_METHODS = ("word2vec", "bert", "nplm", "char_lstm")
 METHODS = ("simclr", *SEMI_SUPERVISED, *PRETEXT, *TEXT_METHODS)
 
 

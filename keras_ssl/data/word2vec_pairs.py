@@ -1,0 +1,308 @@
+"""word2vec training examples: subsampling, dynamic windows, skip-gram
+pairs and CBOW contexts, made with NumPy outside the graph.
+
+Mikolov, Chen, Corrado and Dean, "Efficient Estimation of Word
+Representations in Vector Space" (ICLR workshop 2013), and Mikolov,
+Sutskever, Chen, Corrado and Dean, "Distributed Representations of Words
+and Phrases and their Compositionality" (NeurIPS 2013). Where the papers
+leave details open, word2vec.c and gensim 4 are followed:
+
+- the corpus is word ids of in-vocabulary words only (out-of-vocabulary
+  words are dropped before windows are taken; `WordVocabulary.encode`);
+- each epoch, every word is kept with the probability of
+  `keep_probabilities` (drawn anew each epoch), and windows span the kept
+  words of a sentence only;
+- each kept word gets a window size `b` uniform in `1..window` (drawn anew
+  each epoch: the "dynamic window" that weights near words more);
+- skip-gram: one example `(centre, context)` per word within `b` of the
+  centre; CBOW: one example per centre word with at least one context
+  word, the context ids padded to `2 * window` columns (offsets
+  `-window..-1, 1..window`) with a mask.
+
+An epoch's examples are a few NumPy passes over the corpus (about a second
+for a million words), shuffled and cut into large batches by
+`word2vec_dataset`, whose every iteration is a new epoch.
+"""
+
+import numpy as np
+
+ARCHITECTURES = ("skip_gram", "cbow")
+
+
+def _counts(counts):
+    counts = np.asarray(counts, dtype="float64").reshape(-1)
+    if counts.size == 0 or counts.min() < 0 or counts.sum() <= 0:
+        raise ValueError("counts must be a non-empty list of non-negative word counts with a positive sum")
+    return counts
+
+
+def noise_distribution(counts, exponent=0.75):
+    """The negative-sampling distribution: `counts ** exponent`, normalised
+    (the unigram distribution raised to 3/4, Mikolov et al. 2013).
+
+    Example:
+
+    >>> noise_distribution([16, 1]).round(4).tolist()
+    [0.8889, 0.1111]
+    """
+    weights = _counts(counts) ** float(exponent)
+    return weights / weights.sum()
+
+
+def keep_probabilities(counts, sample=1e-3):
+    """Probability of keeping each word in an epoch (subsampling of
+    frequent words), as word2vec.c and gensim compute it:
+
+        keep(w) = min(1, (sqrt(f(w) / t) + 1) * t / f(w)),  t = sample * total
+
+    where `f(w)` is the word's count and `total` the sum of the vocabulary's
+    counts. (The NeurIPS paper writes the discard probability
+    `1 - sqrt(t / f)` with `f` a frequency; the code's formula above keeps
+    slightly more.) `sample=0` keeps every word.
+
+    Example:
+
+    >>> keep_probabilities([900, 90, 10], sample=0.01).round(4).tolist()
+    [0.1165, 0.4444, 1.0]
+    """
+    counts = _counts(counts)
+    if not 0 <= sample < 1:
+        raise ValueError(f"sample must be in [0, 1), a fraction of the corpus (1e-3 in gensim), got {sample}")
+    if sample == 0:
+        return np.ones_like(counts)
+    threshold = sample * counts.sum()
+    with np.errstate(divide="ignore"):
+        keep = (np.sqrt(counts / threshold) + 1) * threshold / counts
+    return np.minimum(keep, 1.0)
+
+
+def alias_table(probabilities):
+    """Walker's alias table (Vose's construction) of a distribution:
+    `(accept, alias)` such that drawing `i` uniformly, then keeping `i`
+    with probability `accept[i]` and taking `alias[i]` otherwise, samples
+    `probabilities` exactly in O(1) per draw.
+
+    Example:
+
+    >>> accept, alias = alias_table([0.5, 0.25, 0.25])
+    >>> accept.tolist(), alias.tolist()
+    ([1.0, 0.75, 0.75], [0, 0, 0])
+    """
+    probabilities = np.asarray(probabilities, dtype="float64")
+    size = len(probabilities)
+    scaled = probabilities * size / probabilities.sum()
+    accept = np.ones(size)
+    alias = np.arange(size)
+    small = [i for i in range(size) if scaled[i] < 1.0]
+    large = [i for i in range(size) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        accept[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    # Left-overs are 1 up to rounding.
+    return accept, alias
+
+
+def subsample(ids, sentence_ids, keep, rng):
+    """Keeps each word id with probability `keep[id]`; returns the kept
+    `(ids, sentence_ids)`."""
+    ids = np.asarray(ids)
+    kept = rng.random(len(ids)) < np.asarray(keep)[ids]
+    return ids[kept], np.asarray(sentence_ids)[kept]
+
+
+def dynamic_windows(size, window, rng):
+    """One window size per word, uniform in `1..window`."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    return rng.integers(1, window + 1, size=size, dtype="int32")
+
+
+def _windows(windows, size):
+    windows = np.asarray(windows, dtype="int64")
+    if windows.ndim == 0:
+        windows = np.full(size, windows)
+    if windows.shape != (size,):
+        raise ValueError(f"windows must be one int or one per word ({size}), got shape {windows.shape}")
+    return windows
+
+
+def context_windows(ids, sentence_ids, windows, window):
+    """The context of every word: the ids at offsets `-window..-1,
+    1..window` that lie in its window and its sentence.
+
+    Args:
+        ids: int array [n]. Word ids of the (subsampled) corpus.
+        sentence_ids: int array [n]. Sentence of each word (contiguous).
+        windows: int or int array [n]. Window size of each centre word (at
+            most `window`).
+        window: int. Largest window: `2 * window` columns.
+
+    Returns:
+        `(contexts, mask)`: int32 `[n, 2 * window]` ids (0 where masked)
+        and bool `[n, 2 * window]`.
+    """
+    ids = np.asarray(ids, dtype="int32")
+    sentence_ids = np.asarray(sentence_ids)
+    n = len(ids)
+    windows = _windows(windows, n)
+    if n and windows.max() > window:
+        raise ValueError(f"windows go up to {windows.max()}, more than window={window}")
+    offsets = [*range(-window, 0), *range(1, window + 1)]
+    contexts = np.zeros((n, len(offsets)), "int32")
+    mask = np.zeros((n, len(offsets)), bool)
+    for column, offset in enumerate(offsets):
+        if abs(offset) >= n:
+            continue
+        # Rows whose neighbour at `offset` exists: [lo, hi).
+        lo, hi = max(0, -offset), n - max(0, offset)
+        valid = (sentence_ids[lo:hi] == sentence_ids[lo + offset:hi + offset]) & (windows[lo:hi] >= abs(offset))
+        mask[lo:hi, column] = valid
+        contexts[lo:hi, column] = np.where(valid, ids[lo + offset:hi + offset], 0)
+    return contexts, mask
+
+
+def skip_gram_pairs(ids, sentence_ids, windows):
+    """Skip-gram examples: every `(centre, context)` with the context
+    within the centre's window and in the same sentence, in corpus order
+    (by centre, then by offset from -window to +window).
+
+    Args:
+        ids: int array [n]. Word ids of the (subsampled) corpus.
+        sentence_ids: int array [n]. Sentence of each word (contiguous).
+        windows: int or int array [n]. Window size of each centre word.
+
+    Returns:
+        `(centres, contexts)`: two int32 arrays.
+
+    Example:
+
+    >>> centres, contexts = skip_gram_pairs([7, 8, 9], [0, 0, 0], windows=1)
+    >>> centres.tolist(), contexts.tolist()
+    ([7, 8, 8, 9], [8, 7, 9, 8])
+    """
+    ids = np.asarray(ids, dtype="int32")
+    windows = _windows(windows, len(ids))
+    contexts, mask = context_windows(ids, sentence_ids, windows, int(windows.max(initial=1)))
+    return np.repeat(ids, mask.sum(axis=1)), contexts[mask]
+
+
+def cbow_examples(ids, sentence_ids, windows, window):
+    """CBOW examples: each centre word with its context words.
+
+    Args:
+        ids: int array [n]. Word ids of the (subsampled) corpus.
+        sentence_ids: int array [n]. Sentence of each word (contiguous).
+        windows: int or int array [n]. Window size of each centre word
+            (at most `window`).
+        window: int. Largest window: the context has `2 * window` columns,
+            for offsets `-window..-1, 1..window`.
+
+    Returns:
+        `(contexts, mask, centres)`: int32 `[m, 2 * window]` context ids (0
+        where masked), bool `[m, 2 * window]` mask, int32 `[m]` centre ids,
+        for the `m` words with at least one context word, in corpus order.
+
+    Example:
+
+    >>> contexts, mask, centres = cbow_examples([7, 8, 9], [0, 0, 0], windows=1, window=2)
+    >>> centres.tolist(), contexts.tolist(), mask.astype(int).tolist()
+    ([7, 8, 9], [[0, 0, 8, 0], [0, 7, 9, 0], [0, 8, 0, 0]], [[0, 0, 1, 0], [0, 1, 1, 0], [0, 1, 0, 0]])
+    """
+    ids = np.asarray(ids, dtype="int32")
+    contexts, mask = context_windows(ids, sentence_ids, windows, window)
+    keep = mask.any(axis=1)
+    return contexts[keep], mask[keep], ids[keep]
+
+
+def epoch_examples(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, rng=None,
+                   shuffle=True):
+    """One epoch of examples: subsampling, dynamic windows, then skip-gram
+    pairs or CBOW contexts, shuffled, as the dict `Word2Vec` trains on:
+    `{"centre", "context"}` (skip-gram, int32 `[m]` each) or `{"context",
+    "context_mask", "centre"}` (CBOW)."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    rng = rng if rng is not None else np.random.default_rng()
+    kept_ids, kept_sentences = subsample(ids, sentence_ids, keep_probabilities(counts, sample), rng)
+    windows = dynamic_windows(len(kept_ids), window, rng)
+    if architecture == "skip_gram":
+        centres, contexts = skip_gram_pairs(kept_ids, kept_sentences, windows)
+        examples = {"centre": centres, "context": contexts}
+    else:
+        contexts, mask, centres = cbow_examples(kept_ids, kept_sentences, windows, window)
+        examples = {"context": contexts, "context_mask": mask, "centre": centres}
+    if shuffle:
+        order = rng.permutation(len(examples["centre"]))
+        examples = {k: v[order] for k, v in examples.items()}
+    return examples
+
+
+def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, batch_size=1024,
+                     seed=None, shuffle=True, prefetch=4):
+    """A `tf.data.Dataset` of word2vec batches for `Word2Vec.fit`; every
+    iteration (every Keras epoch) draws a new epoch with `epoch_examples`.
+
+    The number of examples of an epoch varies by a fraction of a percent
+    between draws; the dataset has a fixed number of batches per epoch
+    (`len(dataset)`, from a first draw), and each epoch's examples are cut
+    into that many batches of nearly equal size (about `batch_size`), so
+    progress bars and learning-rate schedules know the length.
+
+    Args:
+        ids: int array [n]. Word ids of the corpus (`WordVocabulary.encode`).
+        sentence_ids: int array [n]. Sentence of each word.
+        counts: list of int. Vocabulary counts (for subsampling).
+        architecture: str. `"skip_gram"` or `"cbow"`.
+        window: int. Largest window (5 in gensim).
+        sample: float. Subsampling threshold (1e-3 in gensim; 0: none).
+        batch_size: int. Examples per batch.
+        seed: int. Seed of the draws (the sequence of epochs is fixed by it).
+        shuffle: bool. Shuffle each epoch's examples (else corpus order,
+            which trains badly: the examples of a batch then share words,
+            and their updates add up).
+        prefetch: int. Batches made ahead of training.
+
+    Example:
+
+    >>> vocabulary = WordVocabulary.build(corpus.words("train"), min_count=5)
+    >>> ids, sentence_ids = vocabulary.encode(corpus.words("train"))
+    >>> dataset = word2vec_dataset(ids, sentence_ids, vocabulary.counts, batch_size=4096, seed=0)
+    >>> model.fit(dataset, epochs=5)
+    """
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    ids = np.asarray(ids, "int32")
+    sentence_ids = np.asarray(sentence_ids)
+    if ids.shape != sentence_ids.shape or ids.ndim != 1:
+        raise ValueError(f"ids and sentence_ids must be 1-D of equal length, got {ids.shape} and {sentence_ids.shape}")
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(counts)):
+        raise ValueError(f"ids must be in [0, {len(counts)}) (one count per vocabulary word)")
+    rng = np.random.default_rng(seed)
+    first = epoch_examples(ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
+    if len(first["centre"]) == 0:
+        raise ValueError("the corpus gives no training example (every sentence has fewer than two vocabulary "
+                         "words): pass more text or lower min_count")
+    steps = max(1, int(np.ceil(len(first["centre"]) / batch_size)))
+    epochs = [first]
+
+    def batches():
+        examples = epochs.pop() if epochs else epoch_examples(
+            ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
+        bounds = np.linspace(0, len(examples["centre"]), steps + 1).astype("int64")
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            yield {k: v[start:end] for k, v in examples.items()}
+
+    if architecture == "skip_gram":
+        signature = {"centre": tf.TensorSpec([None], tf.int32), "context": tf.TensorSpec([None], tf.int32)}
+    else:
+        signature = {
+            "context": tf.TensorSpec([None, 2 * window], tf.int32),
+            "context_mask": tf.TensorSpec([None, 2 * window], tf.bool),
+            "centre": tf.TensorSpec([None], tf.int32),
+        }
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(prefetch)

@@ -1,0 +1,270 @@
+"""word2vec: skip-gram and CBOW with negative sampling."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.data.word2vec_pairs import ARCHITECTURES, alias_table, noise_distribution
+from keras_ssl.distribute import is_multi_worker
+
+
+def _lookup(embedding, ids):
+    """Rows of an `Embedding` table, read with a sparse gather of the
+    variable (`Embedding.__call__` reads the whole table first, and the
+    sparse update then copies it: a cost that grows with the vocabulary)."""
+    return tf.nn.embedding_lookup(embedding.embeddings.value, ids)
+
+
+@keras.saving.register_keras_serializable(package="keras_ssl")
+class Word2Vec(keras.Model):
+    """word2vec: word vectors from predicting the words around each word.
+
+    Mikolov, Chen, Corrado and Dean, "Efficient Estimation of Word
+    Representations in Vector Space" (ICLR workshop 2013); Mikolov,
+    Sutskever, Chen, Corrado and Dean, "Distributed Representations of Words
+    and Phrases and their Compositionality" (NeurIPS 2013).
+
+    Two tables: input vectors `v` (the word vectors, `vectors`) and output
+    vectors `u`. Skip-gram scores a context word `o` from the centre word
+    `c` as `u_o . v_c`; CBOW scores the centre word from the mean of the
+    context words' input vectors `h`. Negative sampling: each example draws
+    `negatives` noise words from the unigram^0.75 distribution (in the
+    graph, with Walker's alias method) and minimises
+
+        -log sigmoid(u_o . h) - sum_k log sigmoid(-u_k . h)
+
+    where a noise word equal to the target is skipped, as in word2vec.c.
+    Initialisation as word2vec.c: `v` uniform in +-0.5/dimension, `u` zero.
+
+    The update is word2vec's SGD step per example: the gradient is taken of
+    the *sum* of the global batch's example losses (the reported `loss` is
+    the mean per example), so the learning rate is word2vec's (0.025 for
+    skip-gram, 0.05 for CBOW, decayed linearly to 1e-4) whatever the batch
+    size or replica count. Embedding look-ups give sparse gradients
+    (`IndexedSlices`); plain `keras.optimizers.SGD` applies them as sparse
+    row updates. As in word2vec.c and gensim (`cbow_mean=1`), CBOW averages
+    the context vectors but gives each context word the full error of the
+    average (not a 1/n share).
+
+    Batches differ from word2vec's one-example-at-a-time updates in one way
+    that matters: a word that occurs many times in a batch (a frequent
+    noise word) gets the sum of all its updates at once. Shuffled epochs
+    (`word2vec_dataset`'s default; in corpus order quality collapses) and
+    moderate batches keep this close to word2vec: on 1.4M words, 8192 pairs
+    (skip-gram, learning rate 0.025) and 2048-4096 contexts (CBOW, 0.05) match
+    gensim's quality, while 32768 pairs (skip-gram) and 8192 contexts
+    (CBOW) diverge. A non-finite loss raises before any update.
+
+    `fit` takes the dicts of `keras_ssl.data.word2vec_dataset`:
+    `{"centre", "context"}` int32 `[batch]` for skip-gram; `{"context"`
+    int32 `[batch, 2 * window]`, `"context_mask"` bool, `"centre"}` for
+    CBOW. `call(ids)` returns the input vectors of int ids. The vocabulary
+    is part of the config, so a `.keras` file keeps it: `vector(word)`,
+    `most_similar(word, k)` and `vectors` work after loading.
+
+    Args:
+        vocabulary: list of str. The words, index = id (most frequent
+            first, as `WordVocabulary`).
+        counts: list of int. Corpus count of each word, for the noise
+            distribution (uniform noise if None).
+        architecture: str. `"skip_gram"` or `"cbow"`.
+        dimension: int. Vector size (300 in the papers; 100, gensim's
+            default, suits corpora of a few million words).
+        negatives: int. Noise words per example (5).
+        noise_exponent: float. Exponent of the unigram noise distribution
+            (0.75).
+        seed: int. Seed of the initial vectors and of the noise draws.
+
+    Example:
+
+    >>> vocabulary = keras_ssl.data.WordVocabulary.build(corpus.words("train"), min_count=5)
+    >>> ids, sentence_ids = vocabulary.encode(corpus.words("train"))
+    >>> data = keras_ssl.data.word2vec_dataset(ids, sentence_ids, vocabulary.counts, batch_size=4096)
+    >>> model = Word2Vec(vocabulary.words, vocabulary.counts, architecture="skip_gram")
+    >>> model.compile(optimizer=keras.optimizers.SGD(0.025))
+    >>> model.fit(data, epochs=5)
+    >>> model.most_similar("king", k=5)
+    """
+
+    def __init__(self, vocabulary, counts=None, architecture="skip_gram", dimension=100, negatives=5,
+                 noise_exponent=0.75, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(vocabulary, str) or not all(isinstance(w, str) for w in vocabulary):
+            raise ValueError("vocabulary must be a list of words (str), e.g. WordVocabulary.build(...).words")
+        vocabulary = list(vocabulary)
+        if not vocabulary:
+            raise ValueError("vocabulary is empty: pass the words of a WordVocabulary")
+        if len(set(vocabulary)) != len(vocabulary):
+            raise ValueError("vocabulary has duplicate words: pass distinct words")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        if int(dimension) < 1 or int(negatives) < 1:
+            raise ValueError(f"dimension and negatives must be at least 1, got {dimension} and {negatives}")
+        if counts is not None:
+            counts = [int(c) for c in counts]
+            if len(counts) != len(vocabulary):
+                raise ValueError(f"counts has {len(counts)} entries for {len(vocabulary)} words: pass one count "
+                                 "per word")
+        # === Config ===
+        self.vocabulary = vocabulary
+        self.counts = counts
+        self.architecture = architecture
+        self.dimension = int(dimension)
+        self.negatives = int(negatives)
+        self.noise_exponent = float(noise_exponent)
+        self.seed = seed
+        self.word_index = {w: i for i, w in enumerate(vocabulary)}
+        # === Layers ===
+        size = len(vocabulary)
+        bound = 0.5 / self.dimension
+        self.input_embedding = keras.layers.Embedding(
+            size, self.dimension, name="input_embedding",
+            embeddings_initializer=keras.initializers.RandomUniform(-bound, bound, seed=seed),
+        )
+        self.output_embedding = keras.layers.Embedding(
+            size, self.dimension, embeddings_initializer="zeros", name="output_embedding"
+        )
+        self.input_embedding.build((None,))
+        self.output_embedding.build((None,))
+        accept, alias = alias_table(
+            noise_distribution(counts if counts is not None else np.ones(size), self.noise_exponent))
+        self._noise_accept = tf.constant(accept, tf.float32)
+        self._noise_alias = tf.constant(alias, tf.int32)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = {"loss": keras.metrics.Mean(name="loss")}
+        self.built = True
+
+    # --- word vectors ---------------------------------------------------
+    @property
+    def vectors(self):
+        """The word vectors (input embeddings), float32 `[vocabulary, dimension]`."""
+        return keras.ops.convert_to_numpy(self.input_embedding.embeddings)
+
+    def vector(self, word):
+        """The vector of `word` (KeyError if it is not in the vocabulary)."""
+        if word not in self.word_index:
+            raise KeyError(f"{word!r} is not in the vocabulary of {len(self.vocabulary)} words")
+        return self.vectors[self.word_index[word]]
+
+    def most_similar(self, word, k=10):
+        """The `k` words of highest cosine similarity to `word`, as
+        `[(word, similarity), ...]`, best first."""
+        from keras_ssl.evaluation.word_embeddings import nearest_neighbours
+
+        return nearest_neighbours(self.vectors, self.vocabulary, word, k=k)
+
+    # --- training -------------------------------------------------------
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs):
+        return self.input_embedding(inputs)
+
+    def sample_negatives(self, shape):
+        """Noise word ids of `shape`, from the unigram^0.75 distribution."""
+        # Walker's alias method: O(1) per draw, exact.
+        ids = keras.random.randint(shape, 0, len(self.vocabulary), dtype="int32", seed=self.seed_generator)
+        uniform = keras.random.uniform(shape, seed=self.seed_generator)
+        return tf.where(uniform < tf.gather(self._noise_accept, ids), ids, tf.gather(self._noise_alias, ids))
+
+    def hidden(self, batch):
+        """`(h, targets)`: the input side of each example (centre vector or
+        context mean) and its positive target id."""
+        if self.architecture == "skip_gram":
+            return _lookup(self.input_embedding, batch["centre"]), batch["context"]
+        context = batch["context"]
+        mask = tf.cast(batch["context_mask"], tf.bool)
+        # Only the valid context ids are looked up, so the sparse gradient
+        # has no padding rows.
+        rows = tf.cast(tf.where(mask)[:, 0], tf.int32)
+        summed = tf.math.segment_sum(_lookup(self.input_embedding, tf.boolean_mask(context, mask)), rows)
+        summed = tf.pad(summed, [[0, tf.shape(context)[0] - tf.shape(summed)[0]], [0, 0]])
+        count = tf.maximum(tf.reduce_sum(tf.cast(mask, summed.dtype), axis=1, keepdims=True), 1.0)
+        # Forward: the mean; backward: the full error to every context word.
+        return summed - tf.stop_gradient(summed - summed / count), batch["centre"]
+
+    def example_losses(self, batch, negatives=None):
+        """Negative-sampling loss of each example, float32 `[batch]`, with
+        `negatives` (int `[batch, negatives]`) drawn if not given."""
+        batch = self.check_batch(batch)
+        h, positives = self.hidden(batch)
+        if negatives is None:
+            negatives = self.sample_negatives([tf.shape(positives)[0], self.negatives])
+        negatives = tf.cast(negatives, tf.int32)
+        targets = tf.concat([positives[:, None], negatives], axis=1)
+        # A broadcast product: oneDNN's einsum is several times slower for these shapes.
+        logits = tf.reduce_sum(tf.expand_dims(h, 1) * _lookup(self.output_embedding, targets), axis=-1)
+        logits = tf.cast(logits, "float32")
+        # -log sigmoid(x) = softplus(-x) for the target (column 0), softplus(x)
+        # for noise words; word2vec.c skips a noise word equal to the target.
+        # One op over all columns: slicing costs more in the backward pass.
+        is_noise = tf.concat([tf.zeros_like(positives[:, None]), tf.ones_like(negatives)], axis=1)
+        signs = tf.cast(2 * is_noise - 1, "float32")
+        weights = tf.cast(tf.logical_or(is_noise == 0, tf.not_equal(targets, positives[:, None])), "float32")
+        return tf.reduce_sum(weights * tf.nn.softplus(signs * logits), axis=1)
+
+    def check_batch(self, batch):
+        if not isinstance(batch, dict):
+            raise ValueError(f"Word2Vec expects a dict batch from keras_ssl.data.word2vec_dataset, got "
+                             f"{type(batch).__name__}")
+        keys = ("centre", "context") if self.architecture == "skip_gram" else ("context", "context_mask", "centre")
+        missing = [k for k in keys if k not in batch]
+        if missing:
+            raise ValueError(f"Word2Vec({self.architecture}) batches need keys {keys}, missing {missing}: build "
+                             f"them with word2vec_dataset(..., architecture={self.architecture!r})")
+        batch = {k: tf.convert_to_tensor(v) for k, v in batch.items()}
+        for key in ("centre", "context"):
+            if not batch[key].dtype.is_integer:
+                raise ValueError(f"batch[{key!r}] must hold int word ids, got dtype {batch[key].dtype.name}")
+            batch[key] = tf.cast(batch[key], tf.int32)
+        rank = 1 if self.architecture == "skip_gram" else 2
+        if batch["context"].shape.rank not in (None, rank):
+            raise ValueError(f"batch['context'] must have rank {rank} for {self.architecture}, got shape "
+                             f"{tuple(batch['context'].shape)}")
+        return batch
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            losses = self.example_losses(data)
+            # word2vec's update: the sum over the global batch. Replica
+            # gradients are summed, so each replica differentiates its sum.
+            objective = self.optimizer.scale_loss(tf.reduce_sum(losses))
+        variables = self.trainable_variables
+        gradients = tape.gradient(objective, variables)
+        loss = tf.reduce_mean(losses)
+        # The update waits for the check, so a non-finite loss changes no weight.
+        check = tf.debugging.assert_all_finite(
+            loss, "Word2Vec loss is not finite (NaN or Inf): lower the learning rate or the batch size; the weights "
+            "were not updated"
+        )
+        with tf.control_dependencies([check]):
+            gradients = [None if g is None else tf.identity(g) for g in gradients]
+        self.optimizer.apply(gradients, variables)
+        return self.update_trackers(loss, tf.shape(losses)[0])
+
+    def test_step(self, data):
+        losses = self.example_losses(data)
+        return self.update_trackers(tf.reduce_mean(losses), tf.shape(losses)[0])
+
+    def update_trackers(self, loss, batch_size):
+        self.trackers["loss"].update_state(loss, sample_weight=tf.cast(batch_size, "float32"))
+        logs = {"loss": self.trackers["loss"].result()}
+        if is_multi_worker(self.distribute_strategy):
+            # Keras averages logs over workers along axis 0 (tensorflow#72388).
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
+    # --- serialization --------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary": list(self.vocabulary),
+            "counts": None if self.counts is None else list(self.counts),
+            "architecture": self.architecture,
+            "dimension": self.dimension,
+            "negatives": self.negatives,
+            "noise_exponent": self.noise_exponent,
+            "seed": self.seed,
+        }

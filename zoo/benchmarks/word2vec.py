@@ -1,0 +1,181 @@
+"""word2vec against gensim: same corpus, same hyperparameters, same run.
+
+    python -m zoo.benchmark --suite=word2vec --output_dir=benchmarks/word2vec
+
+Both train on the same token lists (the training documents of a
+`load_text_corpus` corpus, `word_tokenize`d) with the same dimension,
+window, negatives, epochs, min_count, sample and learning rate (linear
+decay from alpha to 1e-4). gensim runs with `workers=2` (the machine's two
+cores). Wall time counts everything from the token lists to trained vectors
+for both: vocabulary, example generation and training (not imports). Both
+sets of vectors are scored by the same functions
+(`keras_ssl.evaluation.word_embeddings`, which match gensim's own
+evaluation): analogy accuracy on questions-words.txt (3CosAdd, coverage
+reported) and Spearman correlation on wordsim353.tsv.
+"""
+
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+HYPERPARAMETERS = {
+    "vector_size": 100,
+    "window": 5,
+    "negative": 5,
+    "epochs": 5,
+    "min_count": 5,
+    "sample": 1e-3,
+    "min_alpha": 1e-4,
+}
+ALPHA = {"skip_gram": 0.025, "cbow": 0.05}  # word2vec.c's defaults.
+BATCH_SIZE = {"skip_gram": 8192, "cbow": 4096}
+GENSIM_WORKERS = 2
+
+
+def train_gensim(sentences, architecture, hyperparameters, seed=0, workers=GENSIM_WORKERS):
+    """Returns `(words, vectors, seconds)` of gensim's Word2Vec."""
+    from gensim.models import Word2Vec as GensimWord2Vec
+
+    h = hyperparameters
+    start = time.perf_counter()
+    model = GensimWord2Vec(
+        sentences, vector_size=h["vector_size"], window=h["window"], negative=h["negative"], epochs=h["epochs"],
+        min_count=h["min_count"], sample=h["sample"], alpha=h.get("alpha", ALPHA[architecture]),
+        min_alpha=h["min_alpha"], sg=int(architecture == "skip_gram"), hs=0, workers=workers, seed=seed,
+    )
+    seconds = time.perf_counter() - start
+    return list(model.wv.index_to_key), np.asarray(model.wv.vectors), seconds
+
+
+def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size=None, shuffle=True):
+    """Returns `(words, vectors, seconds)` of keras_ssl's Word2Vec."""
+    import keras
+
+    from keras_ssl.data import WordVocabulary, word2vec_dataset
+    from keras_ssl.methods import Word2Vec
+
+    h = hyperparameters
+    batch_size = batch_size or BATCH_SIZE[architecture]
+    alpha = h.get("alpha", ALPHA[architecture])
+    keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    vocabulary = WordVocabulary.build(sentences, min_count=h["min_count"])
+    ids, sentence_ids = vocabulary.encode(sentences)
+    data = word2vec_dataset(ids, sentence_ids, vocabulary.counts, architecture, window=h["window"],
+                            sample=h["sample"], batch_size=batch_size, seed=seed, shuffle=shuffle)
+    model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=h["vector_size"],
+                     negatives=h["negative"], seed=seed)
+    schedule = keras.optimizers.schedules.PolynomialDecay(alpha, len(data) * h["epochs"], h["min_alpha"])
+    model.compile(optimizer=keras.optimizers.SGD(schedule))
+    model.fit(data, epochs=h["epochs"], verbose=0)
+    seconds = time.perf_counter() - start
+    return vocabulary.words, model.vectors, seconds
+
+
+def score(words, vectors):
+    from keras_ssl.evaluation.word_embeddings import analogy_accuracy, word_similarity_spearman
+
+    analogies = analogy_accuracy(vectors, words)
+    similarity = word_similarity_spearman(vectors, words)
+    return {
+        "analogy_accuracy": analogies["accuracy"],
+        "analogy_coverage": analogies["coverage"],
+        "wordsim353_spearman": similarity["spearman"],
+        "wordsim353_coverage": similarity["coverage"],
+        "vocabulary": len(words),
+    }
+
+
+def run(output_dir, quick=False, corpus="all", architectures=("skip_gram", "cbow"), seed=0, epochs=None,
+        batch_size=None):
+    """Trains gensim and keras_ssl word2vec per architecture; writes
+    `results.json` and `results.md` into `output_dir`; returns the results."""
+    from keras_ssl.data import load_text_corpus
+
+    os.makedirs(output_dir, exist_ok=True)
+    hyperparameters = dict(HYPERPARAMETERS)
+    text = load_text_corpus(corpus)
+    sentences = text.words("train")
+    if quick:
+        sentences = sentences[::10]  # A tenth of the sentences, from every part of the corpus.
+        hyperparameters["epochs"] = 1
+    if epochs:
+        hyperparameters["epochs"] = int(epochs)
+    num_words = sum(len(s) for s in sentences)
+    rows = []
+    for architecture in architectures:
+        for name, train in (("gensim", train_gensim), ("keras_ssl", train_keras_ssl)):
+            kwargs = {"batch_size": batch_size} if name == "keras_ssl" and batch_size else {}
+            cpu_start = time.process_time()
+            words, vectors, seconds = train(sentences, architecture, hyperparameters, seed=seed, **kwargs)
+            cpu_seconds = time.process_time() - cpu_start  # All threads of the process (gensim's workers too).
+            row = {"implementation": name, "architecture": architecture, "seconds": seconds,
+                   "cpu_seconds": cpu_seconds,
+                   "words_per_second": num_words * hyperparameters["epochs"] / seconds, **score(words, vectors)}
+            if name == "gensim":
+                row["workers"] = GENSIM_WORKERS
+            else:
+                row["batch_size"] = batch_size or BATCH_SIZE[architecture]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        ours, theirs = rows[-1], rows[-2]
+        ours["time_ratio_vs_gensim"] = ours["seconds"] / theirs["seconds"]
+        ours["cpu_ratio_vs_gensim"] = ours["cpu_seconds"] / theirs["cpu_seconds"]
+    results = {
+        "suite": "word2vec",
+        "corpus": corpus,
+        "train_sentences": len(sentences),
+        "train_words": num_words,
+        "hyperparameters": {**hyperparameters, "alpha": {a: ALPHA[a] for a in architectures}},
+        "gensim_workers": GENSIM_WORKERS,
+        "quick": bool(quick),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "rows": rows,
+    }
+    with open(os.path.join(output_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with open(os.path.join(output_dir, "results.md"), "w") as f:
+        f.write(markdown(results))
+    return results
+
+
+def markdown(results):
+    h = results["hyperparameters"]
+    lines = [
+        f"word2vec on `{results['corpus']}` ({results['train_words']} training words, "
+        f"{results['train_sentences']} sentences): dimension {h['vector_size']}, window {h['window']}, "
+        f"{h['negative']} negatives, {h['epochs']} epochs, min_count {h['min_count']}, sample {h['sample']}, "
+        f"alpha {h['alpha']} -> {h['min_alpha']}; gensim with workers={results['gensim_workers']}; "
+        f"{results['machine']}.",
+        "",
+        "| architecture | implementation | analogy accuracy | analogy coverage | wordsim353 Spearman | "
+        "wall time (s) | words/s | time / gensim | CPU time (s) | CPU / gensim |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["rows"]:
+        ratio = f"{r['time_ratio_vs_gensim']:.2f}" if "time_ratio_vs_gensim" in r else "1"
+        cpu_ratio = f"{r['cpu_ratio_vs_gensim']:.2f}" if "cpu_ratio_vs_gensim" in r else "1"
+        lines.append(
+            f"| {r['architecture']} | {r['implementation']} | {r['analogy_accuracy']:.4f} | "
+            f"{r['analogy_coverage']:.3f} | {r['wordsim353_spearman']:.4f} | {r['seconds']:.1f} | "
+            f"{r['words_per_second']:.0f} | {ratio} | {r['cpu_seconds']:.1f} | {cpu_ratio} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output_dir", default="benchmarks/word2vec")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--corpus", default="all")
+    parser.add_argument("--architectures", default="skip_gram,cbow")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--batch_size", type=int, default=None)
+    args = parser.parse_args()
+    run(args.output_dir, quick=args.quick, corpus=args.corpus, architectures=args.architectures.split(","),
+        epochs=args.epochs, batch_size=args.batch_size)

@@ -1,0 +1,148 @@
+"""word2vec (Mikolov et al. 2013): skip-gram or CBOW with negative sampling.
+
+    python -m zoo.train --method=word2vec --model_dir=runs/word2vec
+    python -m zoo.train --method=word2vec --dataset=wordnet --model_dir=runs/word2vec_wordnet
+    python -m zoo.train --method=word2vec --model_dir=runs/word2vec_quick --quick
+
+CBOW: set `"architecture": "cbow"` and learning rate 0.05 in the config.
+Hyperparameters are gensim's defaults (dimension 100, window 5, 5 noise
+words, min_count 5, sample 1e-3, 5 epochs, learning rate 0.025 decayed
+linearly to 1e-4). Writes `vocabulary.tsv`, `words.png` (PCA of chosen
+words), `neighbours.txt` (nearest neighbours of frequent words) and
+`evaluation.json` (analogy accuracy and coverage, wordsim353 Spearman and
+coverage, held-out loss) into the run directory. Export the vectors for
+TF Serving with `python -m export.word_vectors --model_dir=RUN --export_base=DIR`.
+"""
+
+import json
+import os
+
+# Words for the map: a few groups the vectors should keep apart.
+PLOT_WORDS = (
+    "dog", "cat", "horse", "bird", "fish", "cow",
+    "red", "blue", "green", "yellow", "black", "white",
+    "one", "two", "three", "four", "five", "ten",
+    "france", "germany", "italy", "spain", "china", "japan",
+    "run", "walk", "swim", "fly", "jump", "move",
+    "water", "wine", "milk", "bread", "meat", "fruit",
+    "function", "string", "list", "class", "module", "object",
+)
+PROBE_WORDS = ("water", "king", "red", "music", "run", "france", "function", "plant", "money", "war")
+
+
+def get_config(quick=False):
+    config = {
+        "model": {
+            "class": "Word2Vec",
+            "architecture": "skip_gram",
+            "dimension": 100,
+            "negatives": 5,
+            "noise_exponent": 0.75,
+        },
+        # word2vec's SGD: linear decay to end_learning_rate over the run.
+        "optimizer": {"class": "SGD", "learning_rate": 0.025, "end_learning_rate": 1e-4},
+        "window": 5,
+        "min_count": 5,
+        "sample": 1e-3,
+        "epochs": 5,
+        "batch_size": 4096,
+        "seed": 0,
+        "corpus": "all",
+    }
+    if quick:
+        # Fewer, smaller vectors; smaller batches learn more per epoch.
+        config["model"]["dimension"] = 50
+        config["epochs"] = 2
+        config["batch_size"] = 1024
+        config["optimizer"]["learning_rate"] = 0.05
+        config["corpus"] = "wordnet"
+    return config
+
+
+def _dataset(config, corpus_sentences, vocabulary, seed, shuffle=True):
+    from keras_ssl.data import word2vec_dataset
+
+    ids, sentence_ids = vocabulary.encode(corpus_sentences)
+    return word2vec_dataset(ids, sentence_ids, vocabulary.counts, config["model"].get("architecture", "skip_gram"),
+                            window=config["window"], sample=config["sample"], batch_size=config["batch_size"],
+                            seed=seed, shuffle=shuffle)
+
+
+def build(config, corpus, model_dir):
+    """`(model, data, fit_kwargs)`: the vocabulary of `corpus`'s training
+    sentences (written to `model_dir/vocabulary.tsv`), a compiled
+    `Word2Vec`, a dataset drawing a new epoch of examples per Keras epoch,
+    and the held-out documents' examples as validation data."""
+    import keras
+
+    import keras_ssl
+    from keras_ssl.data import WordVocabulary
+
+    vocabulary = WordVocabulary.build(corpus.words("train"), min_count=config["min_count"])
+    os.makedirs(model_dir, exist_ok=True)
+    with open(os.path.join(model_dir, "vocabulary.tsv"), "w") as f:
+        f.writelines(f"{w}\t{c}\n" for w, c in zip(vocabulary.words, vocabulary.counts.tolist()))
+    spec = dict(config["model"])
+    cls = getattr(keras_ssl.methods, spec.pop("class"))
+    model = cls(vocabulary.words, vocabulary.counts.tolist(), seed=config["seed"], **spec)
+    data = _dataset(config, corpus.words("train"), vocabulary, config["seed"])
+    optimizer = dict(config["optimizer"])
+    optimizer_cls = getattr(keras.optimizers, optimizer.pop("class"))
+    learning_rate = keras.optimizers.schedules.PolynomialDecay(
+        optimizer.pop("learning_rate"), decay_steps=config["epochs"] * len(data),
+        end_learning_rate=optimizer.pop("end_learning_rate", 1e-4),
+    )
+    model.compile(optimizer=optimizer_cls(learning_rate=learning_rate, **optimizer))
+    fit_kwargs = {}
+    test_sentences = corpus.words("test")
+    if test_sentences:
+        try:
+            fit_kwargs["validation_data"] = _dataset(config, test_sentences, vocabulary, config["seed"] + 1,
+                                                     shuffle=False)
+        except ValueError:  # No held-out example (a tiny test split).
+            pass
+    return model, data, fit_kwargs
+
+
+def evaluate(model, corpus, model_dir):
+    """Analogy accuracy (3CosAdd on questions-words.txt) and coverage,
+    wordsim353 Spearman and coverage, the held-out negative-sampling loss;
+    writes `words.png` and `neighbours.txt` into `model_dir`."""
+    from keras_ssl.data import WordVocabulary
+    from keras_ssl.evaluation import analogy_accuracy, plot_words, word_similarity_spearman
+
+    vectors, vocabulary = model.vectors, model.vocabulary
+    analogies = analogy_accuracy(vectors, vocabulary)
+    similarity = word_similarity_spearman(vectors, vocabulary)
+    results = {
+        "analogy_accuracy": analogies["accuracy"],
+        "analogy_coverage": analogies["coverage"],
+        "wordsim353_spearman": similarity["spearman"],
+        "wordsim353_coverage": similarity["coverage"],
+    }
+    test_sentences = corpus.words("test")
+    if test_sentences and model.counts is not None:
+        # The run's window, sample and batch size (config.json), else the defaults.
+        config = get_config()
+        config_path = os.path.join(model_dir, "config.json")
+        if os.path.exists(config_path):
+            with open(config_path) as f:
+                config.update(json.load(f))
+        config["model"] = {"architecture": model.architecture}
+        try:
+            data = _dataset(config, test_sentences, WordVocabulary(vocabulary, model.counts), 1, shuffle=False)
+            results["held_out_loss"] = float(model.evaluate(data, verbose=0))
+        except ValueError:
+            pass
+    os.makedirs(model_dir, exist_ok=True)
+    try:
+        plot_words(vectors, vocabulary, PLOT_WORDS, os.path.join(model_dir, "words.png"),
+                   title=f"word2vec ({model.architecture}) on {corpus.name}: PCA of unit vectors")
+    except ValueError:  # Fewer than 3 of the words in the vocabulary.
+        pass
+    # Frequent words (ranks 50-70, past the function words) and probes.
+    words = list(vocabulary[50:70]) + [w for w in PROBE_WORDS if w in model.word_index]
+    lines = [f"{w}: " + ", ".join(f"{n} ({s:.2f})" for n, s in model.most_similar(w, k=8)) for w in words]
+    with open(os.path.join(model_dir, "neighbours.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return results
