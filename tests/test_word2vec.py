@@ -121,6 +121,44 @@ class TestLoss(TestCase):
             np.testing.assert_allclose(dense[word], error, rtol=1e-5, atol=1e-6)
         assert np.all(dense[[0, 1, 2, 3, 5, 8, 9, 10, 11]] == 0)
 
+    @pytest.mark.parametrize("architecture", ["skip_gram", "cbow"])
+    def test_xla_step_matches_tf_kernels(self, architecture):
+        # The XLA train step pads the batch (examples of weight 0) and must
+        # make the same update and report the same loss as TF's kernels.
+        batch = {k: tf.constant(v) for k, v in (skip_gram_batch() if architecture == "skip_gram"
+                                                 else cbow_batch()).items()}
+        negatives = tf.constant(SKIP_GRAM_NEGATIVES if architecture == "skip_gram" else CBOW_NEGATIVES)
+        results = []
+        for xla in (True, False):
+            model = tiny_model(architecture)
+            model.xla_update = xla
+            model.compile(optimizer=keras.optimizers.SGD(0.1))
+            model.sample_negatives = lambda shape: negatives
+            logs = model.train_step(batch)
+            results.append((float(logs["loss"]), model.vectors,
+                            keras.ops.convert_to_numpy(model.output_embedding.embeddings)))
+            assert int(model.optimizer.iterations) == 1
+        (loss_xla, v_xla, u_xla), (loss_tf, v_tf, u_tf) = results
+        np.testing.assert_allclose(loss_xla, loss_tf, rtol=1e-5)
+        np.testing.assert_allclose(v_xla, v_tf, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(u_xla, u_tf, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(v_tf, tiny_model(architecture).vectors)  # The step did change the vectors.
+
+    @pytest.mark.parametrize("xla", [True, False])
+    def test_non_finite_loss_raises_before_any_update(self, xla):
+        model = tiny_model("skip_gram")
+        model.xla_update = xla
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        vectors = model.vectors.copy()
+        vectors[3] = np.inf
+        model.input_embedding.embeddings.assign(vectors)
+        u = keras.ops.convert_to_numpy(model.output_embedding.embeddings)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not finite"):
+            model.train_step({k: tf.constant(v) for k, v in skip_gram_batch().items()})
+        np.testing.assert_array_equal(model.vectors, vectors)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.output_embedding.embeddings), u)
+        assert int(model.optimizer.iterations) == 0
+
     def test_noise_draws_follow_unigram_to_the_three_quarters(self):
         model = tiny_model()
         draws = model.sample_negatives([200000]).numpy()

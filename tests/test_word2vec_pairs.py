@@ -206,6 +206,18 @@ class TestDataset(TestCase):
         again, _ = self.make("skip_gram", seed=0, sample=0.0)
         np.testing.assert_array_equal(next(iter(again.as_numpy_iterator()))["centre"], epochs[0][0]["centre"])
 
+    def test_batches_stay_within_batch_size(self):
+        # len(dataset) leaves 1% room, so epochs drawing a few more examples
+        # than the first still fit in batches of at most batch_size (one
+        # padded shape for Word2Vec's XLA step), and no batch is far smaller.
+        rng = np.random.default_rng(1)
+        counts = np.array([400, 200, 100, 50, 25, 10, 5, 5])
+        ids = rng.choice(8, 40000, p=counts / counts.sum()).astype("int32")
+        dataset = word2vec_dataset(ids, np.arange(40000) // 20, counts, "skip_gram", window=3, sample=0.0,
+                                   batch_size=1000, seed=0)
+        sizes = [len(b["centre"]) for _ in range(4) for b in dataset.as_numpy_iterator()]
+        assert max(sizes) <= 1000 and min(sizes) >= 970, (min(sizes), max(sizes))
+
     def test_cbow_batches(self):
         dataset, counts = self.make("cbow", seed=1, sample=0.0, shuffle=False)
         batch = next(iter(dataset.as_numpy_iterator()))

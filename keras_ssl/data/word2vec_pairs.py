@@ -27,6 +27,9 @@ for a million words), shuffled and cut into large batches by
 import numpy as np
 
 ARCHITECTURES = ("skip_gram", "cbow")
+# word2vec_dataset's batches per epoch leave room for epochs this much
+# larger than the first, so batches stay within batch_size.
+STEPS_SLACK = 0.01
 
 
 def _counts(counts):
@@ -246,9 +249,11 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
 
     The number of examples of an epoch varies by a fraction of a percent
     between draws; the dataset has a fixed number of batches per epoch
-    (`len(dataset)`, from a first draw), and each epoch's examples are cut
-    into that many batches of nearly equal size (about `batch_size`), so
-    progress bars and learning-rate schedules know the length.
+    (`len(dataset)`, from a first draw with 1% to spare), and each epoch's
+    examples are cut into that many batches of nearly equal size (at most
+    `batch_size` unless an epoch draws over 1% more examples than the
+    first), so progress bars and learning-rate schedules know the length,
+    and `Word2Vec`'s XLA train step sees one padded batch shape.
 
     Args:
         ids: int array [n]. Word ids of the corpus (`WordVocabulary.encode`).
@@ -286,15 +291,19 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
     if len(first["centre"]) == 0:
         raise ValueError("the corpus gives no training example (every sentence has fewer than two vocabulary "
                          "words): pass more text or lower min_count")
-    steps = max(1, int(np.ceil(len(first["centre"]) / batch_size)))
+    steps = max(1, int(np.ceil(len(first["centre"]) * (1 + STEPS_SLACK) / batch_size)))
     epochs = [first]
 
-    def batches():
-        examples = epochs.pop() if epochs else epoch_examples(
+    def epoch():
+        # One element per epoch, the whole epoch: cut into batches in the
+        # graph below (Python per batch costs as much as a CBOW train step).
+        yield epochs.pop() if epochs else epoch_examples(
             ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
-        bounds = np.linspace(0, len(examples["centre"]), steps + 1).astype("int64")
-        for start, end in zip(bounds[:-1], bounds[1:]):
-            yield {k: v[start:end] for k, v in examples.items()}
+
+    def cut(examples):
+        size = tf.shape(examples["centre"], out_type=tf.int64)[0]
+        return tf.data.Dataset.range(steps).map(
+            lambda i: {k: v[i * size // steps:(i + 1) * size // steps] for k, v in examples.items()})
 
     if architecture == "skip_gram":
         signature = {"centre": tf.TensorSpec([None], tf.int32), "context": tf.TensorSpec([None], tf.int32)}
@@ -304,5 +313,5 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
             "context_mask": tf.TensorSpec([None, 2 * window], tf.bool),
             "centre": tf.TensorSpec([None], tf.int32),
         }
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    dataset = tf.data.Dataset.from_generator(epoch, output_signature=signature).flat_map(cut)
     return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(prefetch)
