@@ -175,3 +175,40 @@ def digits_semi_supervised_accuracy(cls, seed, steps, batch_size=32, unlabelled_
     accuracy = model.evaluate(data.x_test, data.y_test, batch_size=evaluate_batch_size, verbose=0,
                               return_dict=True)["accuracy"]
     return (model, accuracy) if return_model else accuracy
+
+
+def pretext_stage_probes(make_method, fashion_mnist, fit_kwargs, seed=0, max_dim=256, pretrain_size=4000,
+                         probe_size=2000, filters=(16, 32, 64), learning_rate=2e-3, pretrain_images=None):
+    """The pretext family's learns-test protocol: `make_method(backbone)`
+    trains on `pretrain_size` Fashion-MNIST images (no labels; or on
+    `pretrain_images`, e.g. colour photos for an L-channel backbone), then every
+    stage of its backbone and of the same backbone at random initialisation
+    is probed (`stage_probe_accuracies`, each stage pooled to <= `max_dim`
+    features) on `probe_size` class-balanced training images, scored on
+    the whole 10,000-image test split (the measurement noise of a 1000-image
+    test set, +-0.012, is as large as the margins). Returns `(trained,
+    random, history)`."""
+    import keras
+
+    from keras_ssl.backbones import ConvNet
+    from keras_ssl.evaluation import random_init_copy, stage_probe_accuracies
+
+    probe = fashion_mnist.subset(train_size=probe_size, seed=seed)
+    pretrain = pretrain_images
+    if pretrain is None:
+        pretrain = fashion_mnist.subset(train_size=pretrain_size, seed=seed + 10).x_train
+    keras.utils.set_random_seed(seed)
+    backbone = ConvNet(input_shape=fashion_mnist.image_shape, filters=filters)
+
+    def probes(encoder):
+        return stage_probe_accuracies(encoder, probe.x_train, probe.y_train, probe.x_test, probe.y_test,
+                                      max_dim=max_dim)
+
+    random = probes(random_init_copy(backbone, seed=seed))
+    model = make_method(backbone)
+    if not model.compiled:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = model.fit(pretrain, verbose=0, **fit_kwargs)
+    trained = probes(model.backbone)
+    print(f"stage probes (max_dim {max_dim}, seed {seed}): random init {random}, {type(model).__name__} {trained}")
+    return trained, random, history

@@ -52,3 +52,17 @@ def test_stage_probe_separates_a_signal_only_a_stage_sees():
     shuffled = stage_probe_accuracies(ConvNet((16, 16, 1), (4, 8)), images[:150], rng.permutation(labels[:150]),
                                       images[150:], labels[150:], max_dim=64)
     assert max(shuffled.values()) < 0.8
+
+
+def test_stage_probe_uses_an_mlps_dense_layers_unpooled():
+    from keras_ssl.backbones import MLP
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    images = rng.uniform(0, 60, (200, 8, 8, 1)).astype("float32")
+    images[labels == 1, :4] += 150
+    mlp = MLP((8, 8, 1), units=(16, 4))
+    assert stage_layer_names(mlp) == ["dense1_act", "dense2_act"]
+    accuracies = stage_probe_accuracies(mlp, images[:150], labels[:150], images[150:], labels[150:], max_dim=8)
+    assert list(accuracies) == ["dense1_act", "dense2_act"]
+    assert accuracies["dense1_act"] > 0.9

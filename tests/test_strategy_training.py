@@ -1,4 +1,4 @@
-"""The language models train under a 2-replica strategy.
+"""Every pretext and language method trains under a 2-replica strategy.
 
 One fresh process (tests/workers/fit_under_strategy.py) splits the CPU into
 two logical devices and fits each method's tiny `build_for_strategy_test()`
@@ -18,6 +18,14 @@ from tests.test_case import run_python
 CASES = [
     f"tests.test_{name}:build_for_strategy_test"
     for name in (
+        "rotation_prediction",
+        "jigsaw_puzzle",
+        "relative_patch_position",
+        "context_encoder",
+        "colorization",
+        "split_brain_autoencoder",
+        "denoising_autoencoder",
+        "stacked_denoising_autoencoder",
         "word2vec",
         "bert_pretraining",
         "neural_language_model",

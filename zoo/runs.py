@@ -67,18 +67,31 @@ def save_model_atomic(model, path):
 
 
 def build_backbone(config, image_shape):
+    """The backbone of `config["backbone"]` for images of `image_shape`; an
+    `input_channels` entry overrides the channel count (colourisation's
+    backbone sees only the L channel of RGB images)."""
     spec = dict(config["backbone"])
     cls = getattr(keras_ssl.backbones, spec.pop("class"))
+    channels = spec.pop("input_channels", None)
+    if channels is not None:
+        image_shape = (*tuple(image_shape)[:2], int(channels))
     return cls(input_shape=tuple(image_shape), **spec)
 
 
-def build_method(config, backbone, num_classes=None, steps_per_epoch=None, num_unlabelled=None):
+def build_method(config, backbone, num_classes=None, steps_per_epoch=None, num_unlabelled=None, images=None):
     """The method of `config["model"]` on `backbone`. Semi-supervised
     methods also get the number of classes, their ramp-up in steps
     (`rampup_epochs` x `steps_per_epoch`) and, where they keep per-example
-    state, the number of unlabelled examples."""
+    state, the number of unlabelled examples. A method class with an
+    `arguments_from_data(images, arguments, seed)` classmethod (e.g.
+    colourisation's ab bins, k-means on training pixels) completes its
+    arguments from the training `images`."""
     spec = dict(config["model"])
     cls = getattr(keras_ssl.methods, spec.pop("class"))
+    if hasattr(cls, "arguments_from_data"):
+        if images is None:
+            raise RunError(f"{cls.__name__} computes some arguments from data: pass images=dataset.x_train to build_method")
+        spec = cls.arguments_from_data(images, spec, seed=config.get("seed"))
     if config.get("semi_supervised"):
         parameters = inspect.signature(cls).parameters
         spec["num_classes"] = num_classes
@@ -274,7 +287,8 @@ def train(config, dataset, model_dir, strategy=None, verbose="auto", extra_callb
 
     with strategy.scope():
         backbone = build_backbone(config, dataset.image_shape)
-        model = build_method(config, backbone, dataset.num_classes, steps_per_epoch, num_unlabelled)
+        model = build_method(config, backbone, dataset.num_classes, steps_per_epoch, num_unlabelled,
+                             images=dataset.x_train)
         model.compile(optimizer=build_optimizer(config, steps_per_epoch))
 
     # Workers other than the chief write their state to private directories.

@@ -50,12 +50,17 @@ def main(argv):
         if FLAGS.method in configs.TEXT_METHODS:
             return train_text_method(strategy, verbose)
 
+        # A method's config may name its own default dataset (colour photos
+        # for colourisation); an explicit --dataset wins.
+        dataset_name = FLAGS.dataset
+        if not FLAGS["dataset"].present:
+            dataset_name = configs.get_config(FLAGS.method).get("default_dataset", FLAGS.dataset)
         config = runs.resolve_config(
-            FLAGS.method, FLAGS.dataset, quick=FLAGS.quick, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+            FLAGS.method, dataset_name, quick=FLAGS.quick, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate, train_size=FLAGS.train_size, seed=FLAGS.seed, knn_every=FLAGS.knn_every,
             num_labels=FLAGS.num_labels, unlabelled_ratio=FLAGS.unlabelled_ratio,
         )
-        dataset = load_dataset(FLAGS.dataset)
+        dataset = load_dataset(dataset_name)
         if config["train_size"]:
             if config["train_size"] > len(dataset.x_train):
                 raise ValueError(f"--train_size {config['train_size']} is larger than the dataset ({len(dataset.x_train)} images)")

@@ -11,10 +11,11 @@ import re
 import keras
 
 # Output layer of each stage, by backbone: ConvNet's blocks, ResNet's stem and
-# the last block of each of its three stages.
+# the last block of each of its three stages, MLP's dense layers.
 _STAGE_PATTERNS = (
     re.compile(r"^block\d+_relu$"),
     re.compile(r"^stem_relu$|^stage\d+_block\d+_out$"),
+    re.compile(r"^dense\d+_act$"),
 )
 
 
@@ -23,7 +24,7 @@ def stage_layer_names(backbone):
     the input side to the output side.
 
     ConvNet: `block1_relu`, `block2_relu`, ...; ResNet: `stem_relu` and the
-    last `stage{s}_block{b}_out` of each stage.
+    last `stage{s}_block{b}_out` of each stage; MLP: `dense1_act`, ....
 
     Example:
 
@@ -42,7 +43,7 @@ def stage_layer_names(backbone):
                 matched = list(last.values())
             return matched
     raise ValueError(
-        f"cannot find the stages of backbone {backbone.name!r}: use keras_ssl.backbones.ConvNet or ResNet, "
+        f"cannot find the stages of backbone {backbone.name!r}: use keras_ssl.backbones.ConvNet, ResNet or MLP, "
         "or pass stage layer names explicitly"
     )
 

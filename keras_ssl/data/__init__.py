@@ -23,6 +23,7 @@ from keras_ssl.data.language_model_data import (
     word_ids,
     word_ngram_windows,
 )
+from keras_ssl.data.photos import load_photos
 from keras_ssl.data.pipelines import image_batches
 from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.data.sentence_pairs import IS_NEXT, NOT_NEXT, SentencePairs, next_sentence_pairs
@@ -116,6 +117,7 @@ __all__ = [
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
+    "load_photos",
     "load_tfds",
     "semi_supervised_batches",
 ]

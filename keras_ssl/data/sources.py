@@ -11,7 +11,7 @@ FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
 ]
-DATASET_NAMES = ("fashion_mnist", "digits", "tfds:NAME")
+DATASET_NAMES = ("fashion_mnist", "digits", "photos", "tfds:NAME")
 
 
 class DataSourceMissingError(FileNotFoundError):
@@ -129,8 +129,8 @@ def load_tfds(name, data_dir=None, download=True):
 
 
 def load_dataset(name, **kwargs):
-    """Loads an image dataset by name: `fashion_mnist`, `digits` or
-    `tfds:NAME`.
+    """Loads an image dataset by name: `fashion_mnist`, `digits`, `photos`
+    (colour crops, `keras_ssl.data.load_photos`) or `tfds:NAME`.
 
     Raises:
         ValueError: unknown name.
@@ -140,6 +140,10 @@ def load_dataset(name, **kwargs):
         return load_fashion_mnist(**kwargs)
     if name == "digits":
         return load_digits(**kwargs)
+    if name == "photos":
+        from keras_ssl.data.photos import load_photos
+
+        return load_photos(**kwargs)
     if isinstance(name, str) and name.startswith("tfds:") and len(name) > 5:
         return load_tfds(name[5:], **kwargs)
     raise ValueError(f"Unknown dataset {name!r}: use one of {', '.join(DATASET_NAMES)}")

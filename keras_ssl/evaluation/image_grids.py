@@ -101,3 +101,49 @@ def plot_image_grid(rows, path, row_titles=None, col_titles=None, cell_pixels=96
     fig.savefig(path, dpi=_DPI)
     plt.close(fig)
     return path
+
+
+def inpainting_comparison(models, images, masks, path, fill_value=None, cell_pixels=96):
+    """PNG grid comparing the inpaintings of several context encoders.
+
+    Rows: the original images, the masked inputs (removed region shown at
+    the fill value), then one row per model with its filled-in images (e.g.
+    the L2-only and the L2 + adversarial `ContextEncoder`, side by side as
+    in the paper's figure 1 and 6).
+
+    Args:
+        models: dict `{row title: model}`; each model has
+            `inpaint(images, masks)` returning pixels in [0, 255].
+        images: uint8 or float pixels `[N, H, W, C]` in [0, 255].
+        masks: `[N, H, W]` or `[N, H, W, 1]`, 1 where pixels are removed
+            (e.g. `keras_ssl.augment.central_mask(images)`).
+        path: str. Where to write the PNG.
+        fill_value: float. Pixel value shown in the removed region of the
+            masked inputs (default: the first model's `fill_value`, else 127.5).
+        cell_pixels: int. Side of each cell in output pixels.
+
+    Returns:
+        `path`.
+
+    Example:
+
+    >>> masks = keras_ssl.augment.central_mask(x_test[:8])
+    >>> inpainting_comparison({"L2": l2_model, "L2 + adv": adv_model}, x_test[:8], masks, "inpainting.png")
+    """
+    if not models:
+        raise ValueError("inpainting_comparison: `models` is empty; pass {title: model} with an inpaint() method.")
+    images = np.asarray(images)
+    masks = np.asarray(masks, dtype="float32")
+    if masks.ndim == images.ndim - 1:
+        masks = masks[..., None]
+    if masks.shape[:3] != images.shape[:3]:
+        raise ValueError(
+            f"inpainting_comparison: masks {masks.shape} do not match images {images.shape}; pass one "
+            "[H, W] mask per image."
+        )
+    if fill_value is None:
+        fill_value = float(getattr(next(iter(models.values())), "fill_value", 127.5))
+    masked = images.astype("float32") * (1.0 - masks) + fill_value * masks
+    rows = [images, masked] + [np.asarray(model.inpaint(images, masks)) for model in models.values()]
+    titles = ["original", "input"] + list(models)
+    return plot_image_grid(rows, path, row_titles=titles, cell_pixels=cell_pixels)

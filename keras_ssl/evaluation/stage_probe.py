@@ -15,14 +15,15 @@ def _pooled_stage_features(encoder, images, layer_names, max_dim, batch_size):
     shapes = [tuple(o.shape[1:]) for o in stages.outputs]
     # Average-pool each map to the largest g x g grid with g*g*c <= max_dim
     # (Zhang et al. 2016 resize each layer to ~9k dims; ours are smaller).
-    grids = []
-    for h, w, c in shapes:
+    # Vector stages (an MLP's dense layers) are used as they are.
+    pooled = []
+    for output, shape in zip(stages.outputs, shapes):
+        if len(shape) == 1:
+            pooled.append(output)
+            continue
+        h, w, c = shape
         g = max(1, min(h, w, int(np.sqrt(max_dim / c))))
-        grids.append(g)
-    pooled = [
-        keras.layers.Lambda(lambda t, g=g: tf.image.resize(t, (g, g), method="area"))(o)
-        for o, g in zip(stages.outputs, grids)
-    ]
+        pooled.append(keras.layers.Lambda(lambda t, g=g: tf.image.resize(t, (g, g), method="area"))(output))
     pooled = [keras.layers.Flatten()(p) for p in pooled]
     model = keras.Model(stages.input, pooled)
     outputs = model.predict(images, batch_size=batch_size, verbose=0)
@@ -41,7 +42,8 @@ def stage_probe_accuracies(encoder, x_train, y_train, x_test, y_test, layer_name
     pretext papers (Zhang et al. 2016, table 2; Noroozi & Favaro 2016).
 
     Args:
-        encoder: keras.Model. A `ConvNet` or `ResNet` backbone (raw pixels in).
+        encoder: keras.Model. A `ConvNet`, `ResNet` or `MLP` backbone (raw
+            pixels in); an MLP's dense layers are probed unpooled.
         x_train, y_train: uint8 images `[N, H, W, C]` and int labels.
         x_test, y_test: the same for the test split.
         layer_names: list of str. Stage layers (default: `stage_layer_names`).

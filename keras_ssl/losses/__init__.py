@@ -1,5 +1,6 @@
 """Losses as standalone functions and serializable Keras losses."""
 
+from keras_ssl.losses.adversarial import discriminator_adversarial_loss, generator_adversarial_loss
 from keras_ssl.losses.consistency import probability_mse, softmax_mse
 from keras_ssl.losses.entropy import prediction_entropy
 from keras_ssl.losses.nt_xent import NTXentLoss, nt_xent
@@ -8,6 +9,8 @@ from keras_ssl.losses.vat import kl_divergence_from_logits, virtual_adversarial_
 
 __all__ = [
     "NTXentLoss",
+    "discriminator_adversarial_loss",
+    "generator_adversarial_loss",
     "kl_divergence_from_logits",
     "nt_xent",
     "prediction_entropy",

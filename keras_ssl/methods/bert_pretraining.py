@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_ssl.distribute import is_multi_worker, num_replicas_in_sync
+from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 BATCH_KEYS = ("token_ids", "segment_ids", "padding_mask", "mask_positions", "mask_ids", "mask_weights", "nsp_labels")
 
@@ -189,19 +190,8 @@ class BertPretraining(keras.Model):
         with tf.GradientTape() as tape:
             results = self.compute_losses(batch, training=True)
             loss = tf.cast(results["loss"], "float32")
-            # Gradients are summed over replicas: divide so N replicas match 1.
-            scaled = self.optimizer.scale_loss(loss / num_replicas_in_sync())
-        variables = self.trainable_variables
-        gradients = tape.gradient(scaled, variables)
-        # The update waits for the check, so a non-finite loss changes no weight.
-        check = tf.debugging.assert_all_finite(
-            loss,
-            f"{type(self).__name__} loss is not finite (NaN or Inf): lower the learning rate "
-            "or check the inputs; the weights were not updated",
-        )
-        with tf.control_dependencies([check]):
-            gradients = [None if g is None else tf.identity(g) for g in gradients]
-        self.optimizer.apply(gradients, variables)
+            scaled = scaled_loss(self.optimizer, loss)
+        apply_if_finite(self.optimizer, tape, scaled, self.trainable_variables, loss, type(self).__name__)
         return self.update_trackers(results, batch)
 
     def test_step(self, data):

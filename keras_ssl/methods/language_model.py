@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.distribute import is_multi_worker, num_replicas_in_sync
+from keras_ssl.distribute import is_multi_worker
+from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 LN2 = float(np.log(2.0))
 
@@ -135,19 +136,9 @@ class LanguageModel(keras.Model):
         inputs, targets = self.unpack_batch(data)
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(self.token_losses(inputs, targets, training=True))
-            # Gradients are summed over replicas: divide so N replicas match 1.
-            scaled = self.optimizer.scale_loss(loss / num_replicas_in_sync())
-        variables = self.trainable_variables
-        gradients = tape.gradient(scaled, variables)
-        # The update waits for the check, so a non-finite loss changes no weight.
-        check = tf.debugging.assert_all_finite(
-            loss,
-            f"{type(self).__name__} loss is not finite (NaN or Inf): lower the learning rate or clip the "
-            "gradients; the weights were not updated",
-        )
-        with tf.control_dependencies([check]):
-            gradients = [_identity(g) for g in gradients]
-        self.optimizer.apply(gradients, variables)
+            scaled = scaled_loss(self.optimizer, loss)
+        apply_if_finite(self.optimizer, tape, scaled, self.trainable_variables, loss, type(self).__name__,
+                        hint="lower the learning rate or clip the gradients")
         return self.update_trackers(loss, tf.size(targets))
 
     def test_step(self, data):
@@ -176,10 +167,3 @@ class LanguageModel(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
-
-def _identity(gradient):
-    if gradient is None:
-        return None
-    if isinstance(gradient, tf.IndexedSlices):  # Embedding gradients.
-        return tf.IndexedSlices(tf.identity(gradient.values), gradient.indices, gradient.dense_shape)
-    return tf.identity(gradient)

@@ -3,7 +3,8 @@
 import keras
 import tensorflow as tf
 
-from keras_ssl.distribute import is_multi_worker, num_replicas_in_sync
+from keras_ssl.distribute import is_multi_worker
+from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 
 class Method(keras.Model):
@@ -123,19 +124,8 @@ class Method(keras.Model):
         with tf.GradientTape() as tape:
             results = self.compute_losses(batch, training=True)
             loss = tf.cast(results["loss"], "float32")
-            # Gradients are summed over replicas: divide so N replicas match 1.
-            scaled = self.optimizer.scale_loss(loss / num_replicas_in_sync())
-        variables = self.trainable_variables
-        gradients = tape.gradient(scaled, variables)
-        # The update waits for the check, so a non-finite loss changes no weight.
-        check = tf.debugging.assert_all_finite(
-            loss,
-            f"{type(self).__name__} loss is not finite (NaN or Inf): lower the learning rate "
-            "or check the inputs; the weights were not updated",
-        )
-        with tf.control_dependencies([check]):
-            gradients = [None if g is None else tf.identity(g) for g in gradients]
-        self.optimizer.apply(gradients, variables)
+            scaled = scaled_loss(self.optimizer, loss)
+        apply_if_finite(self.optimizer, tape, scaled, self.trainable_variables, loss, type(self).__name__)
         self.after_update(batch)
         return self.update_trackers(results)
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from keras_ssl.data.word2vec_pairs import ARCHITECTURES, alias_table, noise_distribution
 from keras_ssl.distribute import is_multi_worker
+from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 
 def _lookup(embedding, ids):
@@ -285,7 +286,16 @@ class Word2Vec(keras.Model):
                 self._compiled_update = tf.function(self.update, jit_compile=True)
             loss_sum, finite = self._compiled_update(batch, negatives, weights)
         else:
-            loss_sum, finite = self.update(batch, negatives, tf.ones([tf.shape(positives)[0]]))
+            # TF's kernels (and any tf.distribute strategy: the optimizer's
+            # cross-replica apply cannot sit inside `update`'s tf.cond).
+            with tf.GradientTape() as tape:
+                losses = self.example_losses(batch, negatives)
+                # word2vec's update: the sum over the global batch. Replica
+                # gradients are summed, so each replica differentiates its sum.
+                objective = scaled_loss(self.optimizer, tf.reduce_sum(losses), replica_mean=False)
+            apply_if_finite(self.optimizer, tape, objective, self.trainable_variables, losses, "Word2Vec",
+                            hint="lower the learning rate or the batch size")
+            loss_sum, finite = tf.reduce_sum(losses), tf.constant(True)
         loss = loss_sum / tf.cast(tf.shape(positives)[0], "float32")
         # `update` skipped the step if a loss was not finite; raise here (a
         # check inside XLA would not).
@@ -297,7 +307,9 @@ class Word2Vec(keras.Model):
 
     def update(self, batch, negatives, weights):
         """One SGD step on the sum of the weighted example losses, made only
-        if every loss is finite; returns `(sum of weighted losses, finite)`."""
+        if every loss is finite; returns `(sum of weighted losses, finite)`.
+        The XLA train step's body (no strategy: the conditional apply
+        cannot hold a cross-replica update)."""
         with tf.GradientTape() as tape:
             losses = self.example_losses(batch, negatives) * weights
             # word2vec's update: the sum over the global batch. Replica

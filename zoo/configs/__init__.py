@@ -17,7 +17,15 @@ SEMI_SUPERVISED = (
     "vat",
     "mix_match",
 )
-PRETEXT = ()
+PRETEXT = (
+    "rotation",
+    "jigsaw",
+    "relative_patch",
+    "context_encoder",
+    "colorization",
+    "split_brain",
+    "denoising_autoencoder",
+)
 TEXT_METHODS = ("word2vec", "bert", "nplm", "char_lstm")
 METHODS = ("simclr", *SEMI_SUPERVISED, *PRETEXT, *TEXT_METHODS)
 

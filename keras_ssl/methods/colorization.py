@@ -1,0 +1,296 @@
+"""Colourisation as a pretext task."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.augment.ab_quantizer import ABQuantizer, ab_bin_prior, fit_ab_bins
+from keras_ssl.augment.color_space import L_TO_PIXELS, lab_to_rgb, lightness_pixels, rgb_to_lab
+from keras_ssl.backbones.stages import feature_map_model
+from keras_ssl.methods.method import Method
+
+DEFAULT_NUM_BINS = 64
+
+
+def class_rebalancing_weights(prior, rebalance_lambda=0.5):
+    """Per-bin loss weights `w ∝ ((1 - λ) p + λ / Q)^-1`, normalised so that
+    `sum_q p_q w_q = 1` (Zhang et al. 2016, eq. 4): rare (saturated)
+    colours weigh more, so predictions are not washed out to grey."""
+    prior = np.asarray(prior, "float64")
+    if prior.ndim != 1 or np.any(prior < 0) or not np.isclose(prior.sum(), 1.0, atol=1e-3):
+        raise ValueError(
+            f"bin_prior must be a distribution over the bins (non-negative, summing to 1), got shape "
+            f"{prior.shape} summing to {prior.sum():.4f}: compute it with keras_ssl.augment.ab_bin_prior"
+        )
+    if not 0 <= rebalance_lambda <= 1:
+        raise ValueError(f"rebalance_lambda must be in [0, 1], got {rebalance_lambda}")
+    weights = 1.0 / ((1 - rebalance_lambda) * prior + rebalance_lambda / len(prior))
+    return weights / np.sum(prior * weights)
+
+
+def prediction_size(image_shape, prediction_stride):
+    """`(h, w)` of per-pixel predictions: the image size over the stride."""
+    return tuple(max(1, int(s) // int(prediction_stride)) for s in image_shape[:2])
+
+
+def per_pixel_logits(feature_maps, head, size, training):
+    """Logits `[B, h, w, Q]` (float32) of a 1x1 `head` on `feature_maps`,
+    bilinearly resized to `size` when the map has another size (a 1x1
+    convolution commutes with the linear resize)."""
+    logits = head(feature_maps, training=training)
+    if tuple(logits.shape[1:3]) != tuple(size):
+        logits = tf.image.resize(logits, size, method="bilinear")
+    return tf.cast(logits, "float32")
+
+
+def colorize_images(model, images, temperature=None, batch_size=256):
+    """`model.colorize`: the L channel of `images` (RGB, or grey with one
+    channel) with the ab that `model.ab_logits` predicts, decoded by
+    `model.quantizer` and upsampled bilinearly; uint8 `[N, H, W, 3]`."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        lab = rgb_to_lab(model.prepare_images(images[start : start + batch_size]))
+        logits = model.ab_logits(lab[..., :1] * L_TO_PIXELS, training=False)
+        ab = model.quantizer.decode(logits, temperature=temperature, from_logits=True)
+        ab = tf.image.resize(ab, model.image_shape[:2], method="bilinear")
+        rgb = lab_to_rgb(tf.concat([lab[..., :1], ab], axis=-1))
+        outputs.append(np.round(rgb.numpy()).astype("uint8"))
+    return np.concatenate(outputs) if outputs else np.zeros((0, *model.image_shape), "uint8")
+
+
+def check_rgb(images, method):
+    """Fails with one clear line unless `images` have 3 channels."""
+    shape = getattr(images, "shape", None)
+    if shape is not None and len(shape) == 4 and shape[-1] is not None and shape[-1] != 3:
+        raise ValueError(
+            f"{method} expects RGB images [batch, height, width, 3], got shape {tuple(shape)}: grey images go "
+            "straight into model.backbone (1 channel), or repeat them to 3 channels"
+        )
+
+
+def check_backbone_channels(backbone, channels, method, role):
+    if not isinstance(backbone, keras.Model):
+        raise ValueError(
+            f"{role} must be a keras.Model from images to features, got {type(backbone).__name__}: "
+            f"pass e.g. keras_ssl.backbones.ConvNet(input_shape=(28, 28, {channels}))"
+        )
+    shape = tuple(backbone.input_shape[1:])
+    if len(shape) != 3 or shape[-1] != channels:
+        raise ValueError(
+            f"{method} needs a {role} with {channels} input channel{'s' if channels > 1 else ''}, got input shape "
+            f"{shape}: build it with input_shape=(height, width, {channels})"
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_ssl")
+class Colorization(Method):
+    """Colourisation: predict the colours (ab) of an image from its lightness (L).
+
+    Zhang, Isola and Efros, "Colorful Image Colorization" (ECCV 2016). Each
+    RGB image is converted to CIE Lab; its L channel, scaled to [0, 255] like
+    a grey pixel, goes through the 1-channel `backbone`; a 1x1 convolution on
+    the backbone's last feature map classifies every pixel's ab value over
+    the quantised ab bins, at 1/`prediction_stride` of the image resolution
+    (1/4 as in the paper; the logits are bilinearly resized to it). The
+    targets are the paper's soft encoding of the (area-downsampled) true ab
+    (a Gaussian, sigma 5, over the 5 nearest bins) and the loss is the
+    cross-entropy, weighted per pixel by the class-rebalancing weight of its
+    nearest bin (lambda 0.5, from the smoothed bin prior `bin_prior`).
+    `colorize` decodes predictions with the annealed mean (T = 0.38).
+
+    The bins are a constructor argument (so they are saved with the model):
+    the paper uses the 313 in-gamut cells of a grid of size 10; here they
+    are the k-means centres of training pixels' ab values, 64 by default
+    for the few bundled photos. `Colorization.arguments_from_data(images)`
+    (or `fit_ab_bins` and `ab_bin_prior`) computes them.
+
+    `fit` takes raw RGB images: a uint8 or float array `[N, H, W, 3]` in
+    [0, 255], or a `tf.data.Dataset` of such batches (labels ignored).
+    Reports `loss` and `accuracy` (how often the most likely bin is the
+    nearest bin of the true colour).
+
+    Inputs and outputs: `call`, `predict` and the exported `encoder` take RGB
+    images `[B, H, W, 3]` and return the backbone's features of their L
+    channel. `backbone` itself takes 1-channel lightness pixels: grey images
+    go straight into it (a grey level g has L x 2.55 within ~10 of g), which
+    is how it is probed on grey-scale data.
+
+    Args:
+        backbone: keras.Model. Encoder from 1-channel pixels in [0, 255] to
+            features, with a last feature map (`ConvNet`, `ResNet`).
+        bins: array-like `[Q, 2]`. ab centres of the colour classes.
+        bin_prior: array-like `[Q]`. Smoothed empirical distribution of the
+            bins (`ab_bin_prior`); None disables class rebalancing.
+        rebalance_lambda: float. Mix of the prior with the uniform
+            distribution in the rebalancing weights (0.5).
+        sigma: float. Gaussian width of the soft encoding (5).
+        num_neighbours: int. Bins in the soft encoding (5).
+        temperature: float. Annealed-mean temperature of `colorize` (0.38).
+        prediction_stride: int. Predictions at 1/stride of the image size (4).
+        augmenter: keras.layers.Layer. Applied to the RGB images; a random
+            horizontal flip by default.
+        seed: int. Seed of the default augmenter.
+
+    Example:
+
+    >>> photos = keras_ssl.data.load_photos()
+    >>> backbone = keras_ssl.backbones.ConvNet(input_shape=(28, 28, 1))
+    >>> model = Colorization(backbone, **Colorization.arguments_from_data(photos.x_train))
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> model.fit(photos.x_train, batch_size=128, epochs=5)
+    >>> colours = model.colorize(photos.x_test[:8])  # uint8 [8, 28, 28, 3]
+    """
+
+    metric_names = ("loss", "accuracy")
+
+    def __init__(
+        self,
+        backbone,
+        bins,
+        bin_prior=None,
+        rebalance_lambda=0.5,
+        sigma=5.0,
+        num_neighbours=5,
+        temperature=0.38,
+        prediction_stride=4,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        check_backbone_channels(backbone, 1, "Colorization", "backbone")
+        if int(prediction_stride) < 1:
+            raise ValueError(f"prediction_stride must be a positive int, got {prediction_stride}")
+        super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
+        # === Config ===
+        self.quantizer = ABQuantizer(
+            bins, sigma=sigma, num_neighbours=num_neighbours, temperature=temperature, name="ab_quantizer"
+        )
+        num_bins = self.quantizer.num_bins
+        if bin_prior is not None and np.shape(bin_prior) != (num_bins,):
+            raise ValueError(
+                f"bin_prior must have one entry per bin ({num_bins}), got shape {np.shape(bin_prior)}: compute it "
+                "with keras_ssl.augment.ab_bin_prior(images, bins)"
+            )
+        self.bin_prior = None if bin_prior is None else np.asarray(bin_prior, "float32")
+        self.rebalance_lambda = float(rebalance_lambda)
+        self.prediction_stride = int(prediction_stride)
+        weights = (
+            np.ones(num_bins) if bin_prior is None else class_rebalancing_weights(self.bin_prior, rebalance_lambda)
+        )
+        self.rebalancing_weights = weights.astype("float32")
+        # === Layers ===
+        self.feature_maps = feature_map_model(backbone)
+        self.ab_head = keras.layers.Conv2D(num_bins, 1, name="ab_classifier")
+        self.ab_head.build(self.feature_maps.output_shape)
+        self.built = True
+
+    # --- data-dependent arguments (zoo.runs calls this) ----------------
+    @classmethod
+    def arguments_from_data(cls, images, arguments=None, seed=None):
+        """`arguments` (constructor keyword arguments, e.g. a config's
+        `model` entry) completed from training RGB images: `bins` by k-means
+        with `num_bins` bins (the key is popped; 64 by default) unless given,
+        and the smoothed `bin_prior` of those bins unless the key is present
+        (`bin_prior: None` turns class rebalancing off)."""
+        arguments = dict(arguments or {})
+        num_bins = arguments.pop("num_bins", DEFAULT_NUM_BINS)
+        seed = 0 if seed is None else seed
+        if arguments.get("bins") is None:
+            arguments["bins"] = fit_ab_bins(images, num_bins=num_bins, seed=seed).tolist()
+        if "bin_prior" not in arguments:
+            prior = ab_bin_prior(images, arguments["bins"], sigma=arguments.get("sigma", 5.0), seed=seed)
+            arguments["bin_prior"] = prior.tolist()
+        return arguments
+
+    # --- shapes ----------------------------------------------------------
+    @property
+    def image_shape(self):
+        """RGB images: the backbone's height and width, 3 channels."""
+        return (*tuple(self.backbone.input_shape[1:3]), 3)
+
+    @property
+    def prediction_size(self):
+        return prediction_size(self.image_shape, self.prediction_stride)
+
+    @property
+    def encoder(self):
+        """RGB pixels `[B, H, W, 3]` in [0, 255] -> backbone features of L."""
+        inputs = keras.Input(self.image_shape, name="images")
+        lightness = keras.layers.Lambda(lightness_pixels, output_shape=(*self.image_shape[:2], 1), name="lightness")(
+            inputs
+        )
+        return keras.Model(inputs, self.backbone(lightness), name=f"{self.name}_encoder")
+
+    def default_augmenter(self):
+        return keras.layers.RandomFlip("horizontal", seed=self.seed, name="augmenter")
+
+    def prepare_images(self, images):
+        check_rgb(images, type(self).__name__)
+        return super().prepare_images(images)
+
+    # --- forward ---------------------------------------------------------
+    def call(self, inputs, training=False):
+        return self.backbone(lightness_pixels(self.prepare_images(inputs)), training=training)
+
+    def ab_logits(self, lightness, training=False):
+        """Logits `[B, h, w, Q]` over the ab bins of L pixels `[B, H, W, 1]`."""
+        maps = self.feature_maps(lightness, training=training)
+        return per_pixel_logits(maps, self.ab_head, self.prediction_size, training)
+
+    def compute_losses(self, images, training):
+        images = self.augmenter(images, training=training)
+        lab = rgb_to_lab(images)
+        logits = self.ab_logits(lab[..., :1] * L_TO_PIXELS, training=training)
+        ab = tf.image.resize(lab[..., 1:], self.prediction_size, method="area")
+        targets = self.quantizer.encode(ab)
+        nearest = tf.argmax(targets, axis=-1, output_type=tf.int32)
+        pixel_weights = tf.gather(tf.constant(self.rebalancing_weights), nearest)
+        cross_entropy = -tf.reduce_sum(targets * tf.nn.log_softmax(logits), axis=-1)
+        hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), nearest)
+        return {
+            "loss": tf.reduce_mean(pixel_weights * cross_entropy),
+            "accuracy": tf.reduce_mean(tf.cast(hits, "float32")),
+        }
+
+    def colorize(self, images, temperature=None, batch_size=256):
+        """Colourised images, uint8 `[N, H, W, 3]`: the L channel of
+        `images` (RGB `[N, H, W, 3]`, or grey `[N, H, W, 1]`) with the
+        predicted ab (annealed mean at `temperature`, the model's 0.38 by
+        default), upsampled bilinearly to the full size."""
+        return colorize_images(self, images, temperature, batch_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "bins": self.quantizer.bins.tolist(),
+                "bin_prior": None if self.bin_prior is None else self.bin_prior.tolist(),
+                "rebalance_lambda": self.rebalance_lambda,
+                "sigma": self.quantizer.sigma,
+                "num_neighbours": self.quantizer.num_neighbours,
+                "temperature": self.quantizer.temperature,
+                "prediction_stride": self.prediction_stride,
+            }
+        )
+        return config
+
+
+def plot_colorizations(model, images, path, temperature=None, num_images=8):
+    """Writes a PNG grid of colourisations: the grey input (L), the
+    prediction (annealed mean) and the ground truth, one row each, for the
+    first `num_images` of RGB `images`. `model` is anything with a
+    `colorize(images, temperature)` (`Colorization`, `SplitBrainAutoencoder`).
+    Returns `path`."""
+    from keras_ssl.evaluation.image_grids import plot_image_grid
+
+    images = np.asarray(images)[:num_images]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"plot_colorizations needs RGB images [N, H, W, 3], got shape {images.shape}")
+    grey = np.round(lightness_pixels(images.astype("float32")).numpy())
+    predicted = model.colorize(images, temperature=temperature)
+    return plot_image_grid(
+        [grey, predicted, images], path, row_titles=["input (L)", "colourised", "ground truth"]
+    )
