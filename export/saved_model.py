@@ -7,17 +7,16 @@ with a `serving_default` signature from uint8 `images` to a float32
 `embedding`, and `assets.extra/metadata.json` describing the run.
 """
 
-import datetime
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import keras
 import tensorflow as tf
 
-import keras_ssl
+import keras_ssl  # noqa: F401  (registers the serializable classes for loading runs)
+
+from export.versions import base_metadata, next_version_path, write_version_atomically
 
 
 def export_encoder(model, export_base, metadata=None, version=None):
@@ -57,14 +56,7 @@ def export_encoder(model, export_base, metadata=None, version=None):
     image_shape = tuple(getattr(model, "image_shape", None) or encoder.input_shape[1:])
     if len(image_shape) != 3:
         raise ValueError(f"export needs images of shape (height, width, channels), got {image_shape}")
-    os.makedirs(export_base, exist_ok=True)
-    versions = [int(n) for n in os.listdir(export_base) if n.isdigit()]
-    version = int(version) if version is not None else max(versions, default=0) + 1
-    path = os.path.join(export_base, str(version))
-    if os.path.exists(path):
-        raise FileExistsError(
-            f"version {path} already exists: pass another --version or omit it to write the next one"
-        )
+    version, path = next_version_path(export_base, version)
     classify = getattr(model, "classify", None)
 
     def serve(images):
@@ -76,9 +68,7 @@ def export_encoder(model, export_base, metadata=None, version=None):
             outputs["probabilities"] = tf.cast(classify(pixels), "float32")
         return outputs
 
-    # A leading '.' makes TF Serving ignore the directory until the rename.
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_base)
-    try:
+    def write(tmp):
         archive = keras.export.ExportArchive()
         archive.track(model if classify is not None else encoder)
         spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
@@ -87,30 +77,19 @@ def export_encoder(model, export_base, metadata=None, version=None):
         output_specs = endpoint.get_concrete_function().structured_outputs
         info = {
             "method": type(model).__name__.lower(),
-            "dataset": None,
             "signature": "serving_default",
             "inputs": {"images": {"dtype": "uint8", "shape": list(spec.shape)}},
             "outputs": {
                 name: {"dtype": "float32", "shape": list(t.shape), "dim": t.shape[-1]}
                 for name, t in output_specs.items()
             },
-            "keras_ssl_version": keras_ssl.__version__,
             "keras_version": keras.__version__,
-            "tensorflow_version": tf.__version__,
-            "training_run": None,
-            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "version": version,
+            **base_metadata(version),
             **(metadata or {}),
         }
-        os.makedirs(os.path.join(tmp, "assets.extra"))
-        with open(os.path.join(tmp, "assets.extra", "metadata.json"), "w") as f:
-            json.dump(info, f, indent=2)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the server may run as another user.
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+        return info, {}
+
+    return write_version_atomically(export_base, path, write)
 
 
 def _define_flags():

@@ -25,27 +25,16 @@ in Python, a TF Serving build with TF Text ops of a matching version.
 `assets.extra/` holds `metadata.json` and the `vocab.txt`.
 """
 
-import datetime
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import keras
 import tensorflow as tf
 
-import keras_ssl
+import keras_ssl  # noqa: F401  (registers the serializable classes for loading runs)
 
-
-def _next_version_path(export_base, version):
-    os.makedirs(export_base, exist_ok=True)
-    versions = [int(n) for n in os.listdir(export_base) if n.isdigit()]
-    version = int(version) if version is not None else max(versions, default=0) + 1
-    path = os.path.join(export_base, str(version))
-    if os.path.exists(path):
-        raise FileExistsError(f"version {path} already exists: pass another --version or omit it to write the next one")
-    return version, path
+from export.versions import base_metadata, next_version_path, write_version_atomically
 
 
 def export_text_encoder(model, vocabulary, export_base, sequence_length=None, metadata=None, version=None):
@@ -104,7 +93,7 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
         pad_value=tokenizer.pad_token_id, truncate="round_robin", name="packer",
     )
     pad = tokenizer.pad_token_id
-    version, path = _next_version_path(export_base, version)
+    version, path = next_version_path(export_base, version)
 
     def encode(token_ids, segment_ids, padding_mask):
         outputs = encoder({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
@@ -147,8 +136,7 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
     text_spec = tf.TensorSpec([None], tf.string, name="text")
     text_b_spec = tf.TensorSpec([None], tf.string, name="text_b")
     id_specs = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_base)
-    try:
+    def write(tmp):
         archive = keras.export.ExportArchive()
         archive.track(encoder)
         archive.track(tokenizer)
@@ -165,7 +153,6 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
 
         info = {
             "method": "bert",
-            "dataset": None,
             "signatures": {
                 "serving_default": {"inputs": {"text": describe(text_spec)}},
                 "text_pair": {"inputs": {"text": describe(text_spec), "text_b": describe(text_b_spec)}},
@@ -180,30 +167,18 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
             "special_tokens": {"cls": tokenizer.cls_token, "sep": tokenizer.sep_token, "pad": tokenizer.pad_token,
                                "mask": tokenizer.mask_token},
             "requires": "TF Text ops (import tensorflow_text before tf.saved_model.load)",
-            "keras_ssl_version": keras_ssl.__version__,
             "keras_version": keras.__version__,
             "keras_hub_version": keras_hub.__version__,
-            "tensorflow_version": tf.__version__,
-            "training_run": None,
-            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "version": version,
+            **base_metadata(version),
             **(metadata or {}),
         }
         for name, endpoint in endpoints.items():
             outputs = endpoint.get_concrete_function().structured_outputs
             info["signatures"][name]["outputs"] = {key: describe(t) for key, t in outputs.items()}
         info["outputs"] = info["signatures"]["serving_default"]["outputs"]
-        os.makedirs(os.path.join(tmp, "assets.extra"))
-        with open(os.path.join(tmp, "assets.extra", "metadata.json"), "w") as f:
-            json.dump(info, f, indent=2)
-        with open(os.path.join(tmp, "assets.extra", "vocab.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(token + "\n" for token in tokenizer.get_vocabulary()))
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the server may run as another user.
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+        return info, {"vocab.txt": "".join(token + "\n" for token in tokenizer.get_vocabulary())}
+
+    return write_version_atomically(export_base, path, write)
 
 
 def _define_flags():

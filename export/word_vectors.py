@@ -8,15 +8,14 @@ whose `serving_default` signature maps `words` (tf.string `[batch]`) to
 with `assets.extra/metadata.json` describing the run.
 """
 
-import datetime
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import numpy as np
 import tensorflow as tf
+
+from export.versions import base_metadata, next_version_path, write_version_atomically
 
 OOV_VECTOR = "zeros"
 
@@ -79,28 +78,19 @@ def export_word_vectors(model, export_base, metadata=None, version=None):
     >>> serve(words=tf.constant(["king", "qwzx"]))["in_vocabulary"].numpy()
     array([ True, False])
     """
-    import keras_ssl
-
     vocabulary = list(getattr(model, "vocabulary", []))
     vectors = np.asarray(getattr(model, "vectors", np.zeros((0, 0))), "float32")
     if not vocabulary or vectors.ndim != 2 or len(vectors) != len(vocabulary):
         raise ValueError("export_word_vectors needs a model with `vocabulary` (list of words) and `vectors` "
                          f"(one row per word), got {type(model).__name__}: pass a keras_ssl Word2Vec")
-    os.makedirs(export_base, exist_ok=True)
-    versions = [int(n) for n in os.listdir(export_base) if n.isdigit()]
-    version = int(version) if version is not None else max(versions, default=0) + 1
-    path = os.path.join(export_base, str(version))
-    if os.path.exists(path):
-        raise FileExistsError(f"version {path} already exists: pass another --version or omit it to write the next one")
-    # A leading '.' makes TF Serving ignore the directory until the rename.
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_base)
-    try:
+    version, path = next_version_path(export_base, version)
+
+    def write(tmp):
         module = _WordVectors(vocabulary, vectors)
         tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
         info = {
             "method": type(model).__name__.lower(),
             "architecture": getattr(model, "architecture", None),
-            "dataset": None,
             "signature": "serving_default",
             "inputs": {"words": {"dtype": "string", "shape": [None]}},
             "outputs": {
@@ -110,22 +100,12 @@ def export_word_vectors(model, export_base, metadata=None, version=None):
             "vocabulary_size": len(vocabulary),
             "oov_vector": OOV_VECTOR,
             "lookup": "exact string match (no case folding); unknown words get the zero vector",
-            "keras_ssl_version": keras_ssl.__version__,
-            "tensorflow_version": tf.__version__,
-            "training_run": None,
-            "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "version": version,
+            **base_metadata(version),
             **(metadata or {}),
         }
-        os.makedirs(os.path.join(tmp, "assets.extra"))
-        with open(os.path.join(tmp, "assets.extra", "metadata.json"), "w") as f:
-            json.dump(info, f, indent=2)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the server may run as another user.
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+        return info, {}
+
+    return write_version_atomically(export_base, path, write)
 
 
 def _define_flags():
