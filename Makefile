@@ -17,15 +17,16 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 # Debian data packages (Fashion-MNIST IDX files, WordNet). Installed when run as
-# root; otherwise the code falls back to the scikit-learn digits and says so.
+# root; otherwise the image code falls back to the scikit-learn digits and the
+# WordNet corpus says how to install it.
 data:
-	@if [ -d /usr/share/datasets/fashion-mnist ]; then \
-		echo "Fashion-MNIST found in /usr/share/datasets/fashion-mnist"; \
+	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -f /usr/share/wordnet/data.noun ]; then \
+		echo "Fashion-MNIST and WordNet found"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist wordnet-base >/dev/null \
-		|| echo "apt-get could not install dataset-fashion-mnist: falling back to scikit-learn digits"; \
+		|| echo "apt-get could not install dataset-fashion-mnist wordnet-base: falling back to scikit-learn digits"; \
 	else \
-		echo "Not root: skipping 'apt-get install dataset-fashion-mnist' (the demo falls back to scikit-learn digits)"; \
+		echo "Not root: skipping 'apt-get install dataset-fashion-mnist wordnet-base' (the demo falls back to scikit-learn digits)"; \
 	fi
 
 demo: setup

@@ -33,3 +33,21 @@ def test_image_flags_on_a_text_method_fail_in_one_line(tmp_path):
     result = run_python(["-m", "zoo.train", "--method=nplm", f"--model_dir={tmp_path}/r", "--train_size=100"])
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == "error: --train_size is for image methods; nplm trains on text"
+
+
+@pytest.mark.subprocess
+def test_word2vec_run_writes_vectors_plot_and_evaluation(tmp_path):
+    model_dir = str(tmp_path / "w2v")
+    result = run_python(["-m", "zoo.train", "--method=word2vec", "--dataset=lee", f"--model_dir={model_dir}",
+                         "--quick", "--epochs=1", "--verbose=0"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("config.json", "model.keras", "vocabulary.tsv", "words.png", "neighbours.txt", "evaluation.json"):
+        assert os.path.exists(os.path.join(model_dir, name)), name
+    held_out = json.load(open(os.path.join(model_dir, "evaluation.json")))["held_out"]
+    assert 0 <= held_out["analogy_accuracy"] <= 1 and 0 < held_out["analogy_coverage"] <= 1
+    assert -1 <= held_out["wordsim353_spearman"] <= 1 and 0 < held_out["wordsim353_coverage"] <= 1
+    assert held_out["held_out_loss"] > 0
+    export = run_python(["-m", "export.word_vectors", f"--model_dir={model_dir}",
+                         f"--export_base={tmp_path / 'serving'}"])
+    assert export.returncode == 0, export.stderr[-3000:]
+    assert os.path.exists(tmp_path / "serving" / "1" / "saved_model.pb")
