@@ -17,7 +17,7 @@ layer) gets its own table: a probe on each layer and supervised
 fine-tuning, each against the same MLP at random initialisation.
 
 Writes results.json, results.md and the PNG grids (inpainting by the L2-only
-and L2+adversarial context encoders, colourisations, denoised inputs).
+and L2+adversarial context encoders, colourisations, inputs denoised by a DAE trained for each corruption).
 """
 
 import os
@@ -203,9 +203,30 @@ def write_figures(output_dir, trained, fmnist, seed, quick):
             figures[f"{name}_photos"] = plot_colorizations(
                 trained[name], photos, os.path.join(output_dir, f"{name}_photos.png"))
     if "denoising_autoencoder" in trained:
-        figures["denoising"] = plot_denoising_grid(
-            trained["denoising_autoencoder"], images, os.path.join(output_dir, "denoising.png"), seed=seed)
+        # One DAE per corruption (the config's own, masking, is the table's).
+        from keras_ssl.augment.corruptions import NOISE_TYPES
+
+        by_noise = {}
+        for noise in NOISE_TYPES:
+            model = trained["denoising_autoencoder"]
+            if model.noise != noise:
+                model, _, _ = _train_method("denoising_autoencoder", output_dir, lambda name: fmnist, seed, quick,
+                                            overrides=_with_noise(noise), run_name=f"denoising_autoencoder_{noise}")
+            by_noise[noise] = model
+        figures["denoising"] = plot_denoising_grid(by_noise, images, os.path.join(output_dir, "denoising.png"),
+                                                   seed=seed)
     return figures
+
+
+def _with_noise(noise):
+    """Config overrides of the denoising autoencoder trained with `noise`
+    at its default level."""
+    from zoo import runs
+
+    spec = dict(runs.resolve_config("denoising_autoencoder", None, quick=True, seed=0)["model"])
+    spec["noise"] = noise
+    spec.pop("noise_level", None)
+    return {"model": spec}
 
 
 def _l2_only():
