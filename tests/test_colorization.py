@@ -216,16 +216,16 @@ def build_for_strategy_test():
     return model, data, {"batch_size": 16}
 
 
-def photo_pretraining_probes(cls, fashion_mnist, seed=0):
-    """`cls` (ConvNet(16, 32, 64) on the L channel) pretrained for 6 epochs
-    on 20000 photo crops, then probed on grey Fashion-MNIST next to the same
-    backbone at random init (`pretext_stage_probes`)."""
+def photo_pretraining_probes(cls, fashion_mnist, seed=0, crops=20000, epochs=6):
+    """`cls` (ConvNet(16, 32, 64) on the L channel) pretrained for `epochs`
+    on `crops` photo crops, then probed on grey Fashion-MNIST next to the
+    same backbone at random init (`pretext_stage_probes`)."""
     from keras_ssl.data import load_photos
 
-    photos = load_photos(num_train=20000, num_test=100, seed=seed).x_train
+    photos = load_photos(num_train=crops, num_test=100, seed=seed).x_train
     trained, random, _ = pretext_stage_probes(
         lambda backbone: cls(backbone, seed=seed, **cls.arguments_from_data(photos, seed=seed)), fashion_mnist,
-        dict(batch_size=64, epochs=6), seed=seed, learning_rate=1e-3, pretrain_images=photos)
+        dict(batch_size=64, epochs=epochs), seed=seed, learning_rate=1e-3, pretrain_images=photos)
     return trained, random
 
 

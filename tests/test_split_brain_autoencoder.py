@@ -145,7 +145,8 @@ class TestSplitBrainLearns:
     def test_l_encoder_beats_random_init_on_grey_fashion_mnist(self, fashion_mnist):
         from tests.test_colorization import photo_pretraining_probes
 
-        # The L -> ab network (model.backbone), as the colourisation test:
-        # seed 0 0.8288 vs random init 0.8144, seed 1 0.8309 vs 0.8259.
-        trained, random = photo_pretraining_probes(SplitBrainAutoencoder, fashion_mnist)
+        # The L -> ab network (model.backbone), as the colourisation test
+        # on 8000 crops x 4 epochs: seed 0 0.8277 vs random init 0.8144,
+        # seed 1 0.8304 vs 0.8259 (20000 x 6: 0.8288 and 0.8309).
+        trained, random = photo_pretraining_probes(SplitBrainAutoencoder, fashion_mnist, crops=8000, epochs=4)
         assert max(trained.values()) > max(random.values()) + 0.005
