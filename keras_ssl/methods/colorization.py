@@ -85,8 +85,30 @@ def check_backbone_channels(backbone, channels, method, role):
         )
 
 
+class RGBToLabMethod(Method):
+    """What colourisation and split-brain share: RGB images in (the
+    backbone's height and width, 3 channels), per-pixel predictions at
+    1/`prediction_stride` of the image size, a horizontal-flip augmenter."""
+
+    @property
+    def image_shape(self):
+        """RGB images: the backbone's height and width, 3 channels."""
+        return (*tuple(self.backbone.input_shape[1:3]), 3)
+
+    @property
+    def prediction_size(self):
+        return prediction_size(self.image_shape, self.prediction_stride)
+
+    def default_augmenter(self):
+        return keras.layers.RandomFlip("horizontal", seed=self.seed, name="augmenter")
+
+    def prepare_images(self, images):
+        check_rgb(images, type(self).__name__)
+        return super().prepare_images(images)
+
+
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class Colorization(Method):
+class Colorization(RGBToLabMethod):
     """Colourisation: predict the colours (ab) of an image from its lightness (L).
 
     Zhang, Isola and Efros, "Colorful Image Colorization" (ECCV 2016). Each
@@ -205,15 +227,6 @@ class Colorization(Method):
             arguments["bin_prior"] = prior.tolist()
         return arguments
 
-    # --- shapes ----------------------------------------------------------
-    @property
-    def image_shape(self):
-        """RGB images: the backbone's height and width, 3 channels."""
-        return (*tuple(self.backbone.input_shape[1:3]), 3)
-
-    @property
-    def prediction_size(self):
-        return prediction_size(self.image_shape, self.prediction_stride)
 
     @property
     def encoder(self):
@@ -224,12 +237,6 @@ class Colorization(Method):
         )
         return keras.Model(inputs, self.backbone(lightness), name=f"{self.name}_encoder")
 
-    def default_augmenter(self):
-        return keras.layers.RandomFlip("horizontal", seed=self.seed, name="augmenter")
-
-    def prepare_images(self, images):
-        check_rgb(images, type(self).__name__)
-        return super().prepare_images(images)
 
     # --- forward ---------------------------------------------------------
     def call(self, inputs, training=False):

@@ -79,6 +79,34 @@ def check_emphasis(emphasis, noise):
     return emphasis
 
 
+def set_denoising_settings(model, noise, noise_level, loss, emphasis):
+    """Checks and sets the settings every denoising autoencoder shares:
+    `noise`, `noise_level` (float or None), `loss_type`, `emphasis`."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
+    model.noise = noise
+    model.noise_level = None if noise_level is None else float(noise_level)
+    model.loss_type = loss
+    model.emphasis = check_emphasis(emphasis, noise)
+
+
+def denoising_settings_config(model):
+    """`get_config` entries of those settings; a corruption layer passed
+    as `noise` is serialized (`deserialize_noise` restores it)."""
+    noise = model.noise
+    if isinstance(noise, keras.layers.Layer):
+        noise = keras.saving.serialize_keras_object(noise)
+    return {"noise": noise, "noise_level": model.noise_level, "loss": model.loss_type, "emphasis": model.emphasis}
+
+
+def deserialize_noise(config):
+    """`config` with a serialized corruption layer under `noise` rebuilt."""
+    config = dict(config)
+    if isinstance(config.get("noise"), dict):
+        config["noise"] = keras.saving.deserialize_keras_object(config["noise"])
+    return config
+
+
 def corrupt_with(corruption, inputs):
     """`(corrupted, mask)` from a corruption layer: its `corrupt` method
     if it has one, else the layer in training mode and no mask."""
@@ -164,13 +192,8 @@ class DenoisingAutoencoder(Method):
         **kwargs,
     ):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
         # === Config ===
-        self.noise = noise
-        self.noise_level = None if noise_level is None else float(noise_level)
-        self.loss_type = loss
-        self.emphasis = check_emphasis(emphasis, noise)
+        set_denoising_settings(self, noise, noise_level, loss, emphasis)
         # === Layers ===
         self.corruption = make_corruption(noise, self.noise_level, value_range=(0.0, 255.0), seed=seed)
         self.feature_maps, self.decoder = self._build_decoder(decoder_filters)
@@ -251,27 +274,11 @@ class DenoisingAutoencoder(Method):
 
     # --- serialization -------------------------------------------------
     def get_config(self):
-        config = super().get_config()
-        noise = self.noise
-        if isinstance(noise, keras.layers.Layer):
-            noise = keras.saving.serialize_keras_object(noise)
-        config.update(
-            {
-                "noise": noise,
-                "noise_level": self.noise_level,
-                "loss": self.loss_type,
-                "emphasis": self.emphasis,
-                "decoder_filters": self.decoder_filters,
-            }
-        )
-        return config
+        return {**super().get_config(), **denoising_settings_config(self), "decoder_filters": self.decoder_filters}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("noise"), dict):
-            config["noise"] = keras.saving.deserialize_keras_object(config["noise"])
-        return super().from_config(config)
+        return super().from_config(deserialize_noise(config))
 
 
 def plot_denoising_grid(models, images, path, noises=NOISE_TYPES, noise_levels=None, seed=0):

@@ -86,12 +86,7 @@ class JigsawPuzzle(Method):
         **kwargs,
     ):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
-        height, width = self.image_shape[:2]
-        if height is None or height != width:
-            raise ValueError(
-                f"JigsawPuzzle needs square images, got a backbone for {height}x{width}: crop the images to a "
-                "square and build the backbone for it"
-            )
+        height = self.square_side()
         grid_size = int(grid_size)
         if grid_size < 2:
             raise ValueError(f"grid_size must be at least 2, got {grid_size}")

@@ -73,6 +73,17 @@ class Method(keras.Model):
     def image_shape(self):
         return tuple(self.backbone.input_shape[1:])
 
+    def square_side(self, why=""):
+        """The side of the backbone's square images; raises a one-line
+        ValueError for a non-square backbone (`why` says what needs it)."""
+        height, width = self.image_shape[:2]
+        if height is None or height != width:
+            raise ValueError(
+                f"{type(self).__name__} needs square images{why}, got a backbone for {height}x{width}: crop the "
+                "images to a square and build the backbone for it"
+            )
+        return height
+
     @property
     def metrics(self):
         return list(self.trackers.values())

@@ -80,12 +80,7 @@ class RelativePatchPosition(Method):
         **kwargs,
     ):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
-        height, width = self.image_shape[:2]
-        if height is None or height != width:
-            raise ValueError(
-                f"RelativePatchPosition needs square images, got a backbone for {height}x{width}: crop the "
-                "images to a square and build the backbone for it"
-            )
+        height = self.square_side()
         # === Config ===
         self.patch_size, self.gap, self.jitter = patch_layout(height, patch_size, gap, jitter)
         self.channel_dropping = bool(channel_dropping)

@@ -53,13 +53,7 @@ class RotationPrediction(Method):
 
     def __init__(self, backbone, head_hidden_dims=(), augmenter=None, seed=None, **kwargs):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
-        height, width = self.image_shape[:2]
-        if height is None or height != width:
-            raise ValueError(
-                f"RotationPrediction needs square images (a 90-degree rotation of a {height}x{width} image "
-                f"is {width}x{height}), got a backbone for {height}x{width}: crop the images to a square and "
-                "build the backbone for it"
-            )
+        self.square_side(" (a 90-degree rotation must keep the shape)")
         # === Config ===
         self.head_hidden_dims = tuple(int(d) for d in head_hidden_dims or ())
         # === Layers ===

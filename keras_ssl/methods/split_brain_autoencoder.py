@@ -14,13 +14,11 @@ from keras_ssl.augment.color_space import (
 from keras_ssl.backbones.stages import feature_map_model
 from keras_ssl.methods.colorization import (
     DEFAULT_NUM_BINS,
+    RGBToLabMethod,
     check_backbone_channels,
-    check_rgb,
     colorize_images,
     per_pixel_logits,
-    prediction_size,
 )
-from keras_ssl.methods.method import Method
 
 
 def lightness_bins(lightness, num_bins):
@@ -31,7 +29,7 @@ def lightness_bins(lightness, num_bins):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class SplitBrainAutoencoder(Method):
+class SplitBrainAutoencoder(RGBToLabMethod):
     """Split-brain autoencoder: two sub-networks predict each other's colour channels.
 
     Zhang, Isola and Efros, "Split-Brain Autoencoders: Unsupervised Learning
@@ -153,15 +151,6 @@ class SplitBrainAutoencoder(Method):
             arguments["bins"] = fit_ab_bins(images, num_bins=num_bins, seed=0 if seed is None else seed).tolist()
         return arguments
 
-    # --- shapes ----------------------------------------------------------
-    @property
-    def image_shape(self):
-        """RGB images: the backbone's height and width, 3 channels."""
-        return (*tuple(self.backbone.input_shape[1:3]), 3)
-
-    @property
-    def prediction_size(self):
-        return prediction_size(self.image_shape, self.prediction_stride)
 
     @property
     def encoder(self):
@@ -174,12 +163,6 @@ class SplitBrainAutoencoder(Method):
         features = keras.layers.Concatenate(name="features")([self.backbone(lightness), self.ab_backbone(ab)])
         return keras.Model(inputs, features, name=f"{self.name}_encoder")
 
-    def default_augmenter(self):
-        return keras.layers.RandomFlip("horizontal", seed=self.seed, name="augmenter")
-
-    def prepare_images(self, images):
-        check_rgb(images, type(self).__name__)
-        return super().prepare_images(images)
 
     # --- forward ---------------------------------------------------------
     def call(self, inputs, training=False):

@@ -7,11 +7,12 @@ import tensorflow as tf
 from keras_ssl.augment.corruptions import make_corruption
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 from keras_ssl.methods.denoising_autoencoder import (
-    LOSSES,
-    check_emphasis,
     corrupt_with,
     denoising_reconstruction_loss,
+    denoising_settings_config,
+    deserialize_noise,
     reconstruction_to_unit,
+    set_denoising_settings,
 )
 from keras_ssl.methods.method import Method
 
@@ -88,19 +89,13 @@ class StackedDenoisingAutoencoder(Method):
         **kwargs,
     ):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
+        set_denoising_settings(self, noise, noise_level, loss, emphasis)
         activation = getattr(backbone, "activation", "sigmoid")
         if loss == "cross_entropy" and activation != "sigmoid":
             raise ValueError(
                 f"loss='cross_entropy' needs codes in [0, 1], but the backbone's units are {activation!r}: use "
                 "MLP(activation='sigmoid') or loss='squared_error'"
             )
-        # === Config ===
-        self.noise = noise
-        self.noise_level = None if noise_level is None else float(noise_level)
-        self.loss_type = loss
-        self.emphasis = check_emphasis(emphasis, noise)
         # === Layers ===
         codes = self._code_tensors(backbone)
         self.num_layers = len(codes) - 1
@@ -246,24 +241,8 @@ class StackedDenoisingAutoencoder(Method):
 
     # --- serialization -------------------------------------------------
     def get_config(self):
-        config = super().get_config()
-        noise = self.noise
-        if isinstance(noise, keras.layers.Layer):
-            noise = keras.saving.serialize_keras_object(noise)
-        config.update(
-            {
-                "noise": noise,
-                "noise_level": self.noise_level,
-                "loss": self.loss_type,
-                "emphasis": self.emphasis,
-                "layer_index": self.layer_index,
-            }
-        )
-        return config
+        return {**super().get_config(), **denoising_settings_config(self), "layer_index": self.layer_index}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("noise"), dict):
-            config["noise"] = keras.saving.deserialize_keras_object(config["noise"])
-        return super().from_config(config)
+        return super().from_config(deserialize_noise(config))

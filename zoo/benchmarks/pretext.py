@@ -189,7 +189,8 @@ def write_figures(output_dir, trained, fmnist, seed, quick):
     images = fmnist.x_test[:8]
     if "context_encoder" in trained:
         l2_only, _, _ = _train_method("context_encoder", output_dir, lambda name: fmnist, seed, quick,
-                                      overrides=_l2_only(), run_name="context_encoder_l2")
+                                      overrides=_model_overrides("context_encoder", adversarial_weight=0.0),
+                                      run_name="context_encoder_l2")
         path = os.path.join(output_dir, "inpainting.png")
         figures["inpainting"] = inpainting_comparison(
             {"L2 only": l2_only, "L2 + adversarial": trained["context_encoder"]}, images,
@@ -211,32 +212,23 @@ def write_figures(output_dir, trained, fmnist, seed, quick):
             model = trained["denoising_autoencoder"]
             if model.noise != noise:
                 model, _, _ = _train_method("denoising_autoencoder", output_dir, lambda name: fmnist, seed, quick,
-                                            overrides=_with_noise(noise), run_name=f"denoising_autoencoder_{noise}")
+                                            overrides=_model_overrides("denoising_autoencoder", noise=noise,
+                                                                       noise_level=None),
+                                            run_name=f"denoising_autoencoder_{noise}")
             by_noise[noise] = model
         figures["denoising"] = plot_denoising_grid(by_noise, images, os.path.join(output_dir, "denoising.png"),
                                                    seed=seed)
     return figures
 
 
-def _with_noise(noise):
-    """Config overrides of the denoising autoencoder trained with `noise`
-    at its default level."""
+def _model_overrides(method, **changes):
+    """Config overrides of `method`'s quick config with `changes` to its
+    model arguments (a value of None removes the argument)."""
     from zoo import runs
 
-    spec = dict(runs.resolve_config("denoising_autoencoder", None, quick=True, seed=0)["model"])
-    spec["noise"] = noise
-    spec.pop("noise_level", None)
-    return {"model": spec}
-
-
-def _l2_only():
-    """Config overrides of the L2-only context encoder (lambda_adv = 0)."""
-    from zoo import runs
-
-    config = runs.resolve_config("context_encoder", None, quick=True, seed=0)
-    spec = dict(config["model"])
-    spec["adversarial_weight"] = 0.0
-    return {"model": spec}
+    spec = dict(runs.resolve_config(method, None, quick=True, seed=0)["model"])
+    spec.update(changes)
+    return {"model": {k: v for k, v in spec.items() if v is not None}}
 
 
 def markdown(result):
