@@ -9,6 +9,7 @@ import tensorflow as tf
 from keras_ssl.data import WordVocabulary, noise_distribution, word2vec_dataset
 from keras_ssl.evaluation import word_similarity_spearman
 from keras_ssl.methods import Word2Vec
+from keras_ssl.methods.word2vec import plain_sgd
 from tests.test_case import TestCase
 
 VOCABULARY = [f"w{i}" for i in range(12)]
@@ -19,9 +20,10 @@ def np_log_sigmoid(x):
     return -np.logaddexp(0.0, -np.asarray(x, "float64"))
 
 
-def tiny_model(architecture="skip_gram", seed=0, dimension=8, randomise_output=True):
+def tiny_model(architecture="skip_gram", seed=0, dimension=8, randomise_output=True, **kwargs):
     keras.utils.set_random_seed(seed)
-    model = Word2Vec(VOCABULARY, COUNTS, architecture=architecture, dimension=dimension, negatives=3, seed=seed)
+    model = Word2Vec(VOCABULARY, COUNTS, architecture=architecture, dimension=dimension, negatives=3, seed=seed,
+                     **kwargs)
     if randomise_output:  # Zero output vectors (the initialisation) would make every logit 0.
         rng = np.random.default_rng(seed)
         model.output_embedding.embeddings.assign(rng.normal(0, 0.5, (12, dimension)).astype("float32"))
@@ -159,6 +161,80 @@ class TestLoss(TestCase):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.output_embedding.embeddings), u)
         assert int(model.optimizer.iterations) == 0
 
+    @staticmethod
+    def sequential_steps(architecture, batches, negatives, learning_rate=0.1):
+        """The TF-kernel path, one train step per batch: word2vec's SGD
+        update by update."""
+        model = tiny_model(architecture)
+        model.xla_update = False
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate))
+        for batch, noise in zip(batches, negatives):
+            model.sample_negatives = lambda shape, noise=noise: tf.constant(noise)
+            model.train_step({k: tf.constant(v) for k, v in batch.items()})
+        return model
+
+    @pytest.mark.parametrize("architecture", ["skip_gram", "cbow"])
+    def test_updates_per_batch_are_consecutive_sgd_updates(self, architecture):
+        # With 2 updates per batch (and updates padded to a multiple of 2),
+        # the XLA step on 4 examples is the TF-kernel step on examples 0-1,
+        # then on examples 2-3 from the updated weights, at the same
+        # learning rate, and counts one optimizer iteration.
+        batch = skip_gram_batch() if architecture == "skip_gram" else {
+            k: np.concatenate([v, v[:1]]) for k, v in cbow_batch().items()}
+        negatives = SKIP_GRAM_NEGATIVES if architecture == "skip_gram" else np.concatenate(
+            [CBOW_NEGATIVES, CBOW_NEGATIVES[:1]])
+        model = tiny_model(architecture, updates_per_batch=2)
+        model.PAD_MULTIPLE = 2
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        model.sample_negatives = lambda shape: tf.constant(negatives)
+        logs = model.train_step({k: tf.constant(v) for k, v in batch.items()})
+        assert int(model.optimizer.iterations) == 1
+        halves = [{k: v[:2] for k, v in batch.items()}, {k: v[2:] for k, v in batch.items()}]
+        expected = self.sequential_steps(architecture, halves, [negatives[:2], negatives[2:]])
+        np.testing.assert_allclose(model.vectors, expected.vectors, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(model.output_embedding.embeddings),
+                                   keras.ops.convert_to_numpy(expected.output_embedding.embeddings),
+                                   rtol=1e-5, atol=1e-6)
+        # Not the same as one update of the whole batch.
+        whole = self.sequential_steps(architecture, [batch], [negatives])
+        assert not np.allclose(model.vectors, whole.vectors, rtol=1e-5, atol=1e-6)
+        assert np.isfinite(float(logs["loss"]))
+
+    def test_non_finite_update_and_later_ones_change_nothing(self):
+        # Update 2 of 2 meets an infinite vector (centre 11): update 1 stays
+        # applied, update 2 changes nothing, and the step raises.
+        model = tiny_model("skip_gram", updates_per_batch=2)
+        model.PAD_MULTIPLE = 2
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        vectors = model.vectors.copy()
+        vectors[11] = np.inf
+        model.input_embedding.embeddings.assign(vectors)
+        model.sample_negatives = lambda shape: tf.constant(SKIP_GRAM_NEGATIVES)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not finite"):
+            model.train_step({k: tf.constant(v) for k, v in skip_gram_batch().items()})
+        expected = self.sequential_steps("skip_gram", [{k: v[:2] for k, v in skip_gram_batch().items()}],
+                                         [SKIP_GRAM_NEGATIVES[:2]])
+        expected_vectors = expected.vectors
+        expected_vectors[11] = np.inf
+        np.testing.assert_allclose(model.vectors, expected_vectors, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(model.output_embedding.embeddings),
+                                   keras.ops.convert_to_numpy(expected.output_embedding.embeddings),
+                                   rtol=1e-5, atol=1e-6)
+        assert int(model.optimizer.iterations) == 0
+
+    def test_other_optimizers_update_once_per_batch(self):
+        # Momentum is not word2vec's SGD: the batch is one optimizer.apply.
+        assert plain_sgd(keras.optimizers.SGD(0.1))
+        for optimizer in (keras.optimizers.SGD(0.1, momentum=0.9), keras.optimizers.Adam(0.01),
+                          keras.optimizers.SGD(0.1, clipnorm=1.0)):
+            assert not plain_sgd(optimizer)
+        model = tiny_model("skip_gram")
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5))
+        before = model.vectors
+        model.train_step({k: tf.constant(v) for k, v in skip_gram_batch().items()})
+        assert int(model.optimizer.iterations) == 1 and model._compiled_updates is None
+        assert not np.allclose(model.vectors, before)
+
     def test_noise_draws_follow_unigram_to_the_three_quarters(self):
         model = tiny_model()
         draws = model.sample_negatives([200000]).numpy()
@@ -172,9 +248,10 @@ class TestLoss(TestCase):
 
 class TestModel(TestCase):
     def test_config_round_trip(self):
-        model = Word2Vec(VOCABULARY, COUNTS, architecture="cbow", dimension=6, negatives=2, seed=3)
+        model = Word2Vec(VOCABULARY, COUNTS, architecture="cbow", dimension=6, negatives=2, updates_per_batch=3,
+                         seed=3)
         clone = self.run_config_test(model)
-        assert clone.vocabulary == VOCABULARY and clone.architecture == "cbow"
+        assert clone.vocabulary == VOCABULARY and clone.architecture == "cbow" and clone.updates_per_batch == 3
 
     @pytest.mark.parametrize("architecture", ["skip_gram", "cbow"])
     def test_fit_on_arrays_and_dataset(self, architecture):
@@ -225,6 +302,8 @@ class TestModel(TestCase):
             Word2Vec(VOCABULARY, COUNTS[:3])
         with pytest.raises(ValueError, match="list of words"):
             Word2Vec("words")
+        with pytest.raises(ValueError, match="updates_per_batch must be at least 1"):
+            Word2Vec(VOCABULARY, updates_per_batch=0)
         model = tiny_model("cbow")
         with pytest.raises(ValueError, match="missing"):
             model.example_losses(skip_gram_batch())
@@ -261,7 +340,8 @@ def learns_spearman(architecture, seed, sentences=60000, epochs=5):
     vocabulary = WordVocabulary.build(text, min_count=5)
     ids, sentence_ids = vocabulary.encode(text)
     data = word2vec_dataset(ids, sentence_ids, vocabulary.counts, architecture, window=5, batch_size=1024, seed=seed)
-    model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=32, seed=seed)
+    model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=32,
+                     updates_per_batch=1, seed=seed)
     random_vectors = word_similarity_spearman(model.vectors, model.vocabulary)
     schedule = keras.optimizers.schedules.PolynomialDecay(LEARNS[architecture]["learning_rate"],
                                                           epochs * len(data), 1e-4)

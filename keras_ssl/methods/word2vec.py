@@ -9,6 +9,16 @@ from keras_ssl.distribute import is_multi_worker
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 
+def plain_sgd(optimizer):
+    """Whether `optimizer` is `keras.optimizers.SGD` with nothing added
+    (momentum, weight decay, clipping, EMA, accumulation, loss scaling):
+    word2vec's update, which `Word2Vec` runs with its own XLA step."""
+    return (type(optimizer) is keras.optimizers.SGD and not optimizer.momentum and not optimizer.weight_decay
+            and optimizer.clipnorm is None and optimizer.clipvalue is None and optimizer.global_clipnorm is None
+            and not optimizer.use_ema and not optimizer.gradient_accumulation_steps
+            and not optimizer.loss_scale_factor)
+
+
 def _lookup(embedding, ids):
     """Rows of an `Embedding` table, read with a sparse gather of the
     variable (`Embedding.__call__` reads the whole table first, and the
@@ -38,36 +48,39 @@ class Word2Vec(keras.Model):
     Initialisation as word2vec.c: `v` uniform in +-0.5/dimension, `u` zero.
 
     The update is word2vec's SGD step per example: the gradient is taken of
-    the *sum* of the global batch's example losses (the reported `loss` is
-    the mean per example), so the learning rate is word2vec's (0.025 for
-    skip-gram, 0.05 for CBOW, decayed linearly to 1e-4) whatever the batch
-    size or replica count. Embedding look-ups give sparse gradients
-    (`IndexedSlices`); plain `keras.optimizers.SGD` applies them as sparse
-    row updates. As in word2vec.c and gensim (`cbow_mean=1`), CBOW averages
-    the context vectors but gives each context word the full error of the
+    the *sum* of the examples' losses (the reported `loss` is the mean per
+    example), so the learning rate is word2vec's (0.025 for skip-gram, 0.05
+    for CBOW, decayed linearly to 1e-4) whatever the batch size or replica
+    count. As in word2vec.c and gensim (`cbow_mean=1`), CBOW averages the
+    context vectors but gives each context word the full error of the
     average (not a 1/n share).
 
-    Batches differ from word2vec's one-example-at-a-time updates in one way
-    that matters: a word that occurs many times in a batch (a frequent
-    noise word) gets the sum of all its updates at once. Shuffled epochs
-    (`word2vec_dataset`'s default; in corpus order quality collapses) and
-    moderate batches keep this close to word2vec: on 1.4M words, 8192 pairs
-    (skip-gram, learning rate 0.025) and 2048-4096 contexts (CBOW, 0.05) match
-    gensim's quality, while 32768 pairs (skip-gram) and 8192 contexts
-    (CBOW) diverge. A non-finite loss raises, and the step changes no weight.
+    Updates: word2vec.c updates after every example; here each batch is
+    split into `updates_per_batch` consecutive SGD updates (8: batches of
+    8192 make updates of 1024). Within an update, a word that occurs many
+    times (a frequent noise word) gets the sum of its updates at once.
+    Shuffled epochs (`word2vec_dataset`'s default; in corpus order quality
+    collapses) and updates of about a thousand examples keep this close to
+    word2vec: on 1.4M words they match gensim's quality, while single
+    updates of 32768 pairs (skip-gram) or 8192 contexts (CBOW) diverged.
 
-    Speed: `train_step` draws the noise words with TF's kernels, then runs
-    the look-ups, loss, gradient and `optimizer.apply` as one XLA program
-    (`xla_update`, default True; False runs the same maths with TF's
-    kernels, as does a `tf.distribute` strategy). XLA compiles once per
-    batch shape, so the batch is padded with examples of weight 0 to a
-    multiple of `PAD_MULTIPLE` (CBOW: only the valid context words are
-    looked up, padded to a multiple of `4 * PAD_MULTIPLE`). On the 2-core
-    benchmark machine one epoch of 501 skip-gram batches of 8192 pairs
-    took 10.3 s with XLA against 12.0-14.0 s without (steps_per_execution
-    1), and 3.8-5.2 s with steps_per_execution 8-128: compile with
-    `steps_per_execution` of 16 or so, since Keras's per-step Python work
-    is then a large share of a step.
+    Speed: with plain `keras.optimizers.SGD` (see `plain_sgd`) a train step
+    runs `sgd_updates`, all the batch's updates, as one XLA program: the
+    look-ups, loss, gradient (sparse, `IndexedSlices`) and the row updates
+    `v -= lr * g` of every update, with `lr` the optimizer's learning rate
+    at this step (word2vec.c too re-reads its decaying rate only every
+    10,000 words) and `optimizer.iterations` counting steps. Small updates
+    keep the rows they touch in cache, and one program per batch saves the
+    per-step work (on the 2-core benchmark machine: 0.33 us per skip-gram
+    pair with updates of 1024, 0.37 with 2048; a tf.while_loop over the
+    updates instead of unrolling ran 1.5x slower). XLA compiles once per
+    padded shape (each update is padded with examples of weight 0 to a
+    multiple of `PAD_MULTIPLE`) in about 0.2 s per update, so keep
+    `updates_per_batch` to 4-8. Any other optimizer, `xla_update = False`
+    or a `tf.distribute` strategy runs TF's kernels and one
+    `optimizer.apply` per batch (a batch is then one update). A non-finite
+    loss raises; the update that met it, and every later one of the batch,
+    changes no weight.
 
     `fit` takes the dicts of `keras_ssl.data.word2vec_dataset`:
     `{"centre", "context"}` int32 `[batch]` for skip-gram; `{"context"`
@@ -87,21 +100,23 @@ class Word2Vec(keras.Model):
         negatives: int. Noise words per example (5).
         noise_exponent: float. Exponent of the unigram noise distribution
             (0.75).
+        updates_per_batch: int. SGD updates each batch is split into (8;
+            with plain SGD, see above).
         seed: int. Seed of the initial vectors and of the noise draws.
 
     Example:
 
     >>> vocabulary = keras_ssl.data.WordVocabulary.build(corpus.words("train"), min_count=5)
     >>> ids, sentence_ids = vocabulary.encode(corpus.words("train"))
-    >>> data = keras_ssl.data.word2vec_dataset(ids, sentence_ids, vocabulary.counts, batch_size=4096)
-    >>> model = Word2Vec(vocabulary.words, vocabulary.counts, architecture="skip_gram")
+    >>> data = keras_ssl.data.word2vec_dataset(ids, sentence_ids, vocabulary.counts, batch_size=8192)
+    >>> model = Word2Vec(vocabulary.words, vocabulary.counts, architecture="skip_gram")  # 8 updates of 1024
     >>> model.compile(optimizer=keras.optimizers.SGD(0.025), steps_per_execution=16)
     >>> model.fit(data, epochs=5)
     >>> model.most_similar("king", k=5)
     """
 
     def __init__(self, vocabulary, counts=None, architecture="skip_gram", dimension=100, negatives=5,
-                 noise_exponent=0.75, seed=None, **kwargs):
+                 noise_exponent=0.75, updates_per_batch=8, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(vocabulary, str) or not all(isinstance(w, str) for w in vocabulary):
             raise ValueError("vocabulary must be a list of words (str), e.g. WordVocabulary.build(...).words")
@@ -112,8 +127,9 @@ class Word2Vec(keras.Model):
             raise ValueError("vocabulary has duplicate words: pass distinct words")
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-        if int(dimension) < 1 or int(negatives) < 1:
-            raise ValueError(f"dimension and negatives must be at least 1, got {dimension} and {negatives}")
+        if int(dimension) < 1 or int(negatives) < 1 or int(updates_per_batch) < 1:
+            raise ValueError(f"dimension, negatives and updates_per_batch must be at least 1, got {dimension}, "
+                             f"{negatives} and {updates_per_batch}")
         if counts is not None:
             counts = [int(c) for c in counts]
             if len(counts) != len(vocabulary):
@@ -146,10 +162,11 @@ class Word2Vec(keras.Model):
         self._noise_alias = tf.constant(alias, tf.int32)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {"loss": keras.metrics.Mean(name="loss")}
-        # Train steps run their update with XLA (see `train_step`); False
-        # runs TF's own kernels (same maths).
+        self.updates_per_batch = int(updates_per_batch)
+        # Train steps with plain SGD run `sgd_updates` with XLA; False runs
+        # TF's kernels and the optimizer's apply, one update per batch.
         self.xla_update = True
-        self._compiled_update = None
+        self._compiled_updates = None
         self.built = True
 
     # --- word vectors ---------------------------------------------------
@@ -172,7 +189,7 @@ class Word2Vec(keras.Model):
         return nearest_neighbours(self.vectors, self.vocabulary, word, k=k)
 
     # --- training -------------------------------------------------------
-    PAD_MULTIPLE = 256  # XLA train steps pad batches to a multiple of this many examples.
+    PAD_MULTIPLE = 32  # XLA train steps pad each update to a multiple of this many examples.
 
     @property
     def metrics(self):
@@ -193,15 +210,6 @@ class Word2Vec(keras.Model):
         context mean) and its positive target id."""
         if self.architecture == "skip_gram":
             return _lookup(self.input_embedding, batch["centre"]), batch["context"]
-        if "context_rows" in batch:
-            # Flat form (the XLA train step's): the valid context ids, the
-            # example of each, and weight 1 (0 for padding).
-            size = tf.shape(batch["centre"])[0]
-            weights = batch["context_weights"]
-            vectors = _lookup(self.input_embedding, batch["context_ids"]) * weights[:, None]
-            summed = tf.math.unsorted_segment_sum(vectors, batch["context_rows"], size)
-            count = tf.maximum(tf.math.unsorted_segment_sum(weights, batch["context_rows"], size)[:, None], 1.0)
-            return summed - tf.stop_gradient(summed - summed / count), batch["centre"]
         context = batch["context"]
         mask = tf.cast(batch["context_mask"], "float32")
         # All 2 * window columns are looked up (static shapes, for XLA);
@@ -236,8 +244,6 @@ class Word2Vec(keras.Model):
         if not isinstance(batch, dict):
             raise ValueError(f"Word2Vec expects a dict batch from keras_ssl.data.word2vec_dataset, got "
                              f"{type(batch).__name__}")
-        if "context_rows" in batch:  # train_step's flat CBOW form.
-            return {k: tf.convert_to_tensor(v) for k, v in batch.items()}
         keys = ("centre", "context") if self.architecture == "skip_gram" else ("context", "context_mask", "centre")
         missing = [k for k in keys if k not in batch]
         if missing:
@@ -257,37 +263,30 @@ class Word2Vec(keras.Model):
     def train_step(self, data):
         batch = self.check_batch(data)
         positives = batch["centre"] if self.architecture == "cbow" else batch["context"]
-        negatives = tf.cast(self.sample_negatives([tf.shape(positives)[0], self.negatives]), tf.int32)
-        if self.xla_update and not tf.distribute.has_strategy():
-            # XLA fuses the look-ups, products and scatter updates (about 2.5x
-            # faster on CPU than TF's kernels). It compiles once per batch
-            # shape, so batches are padded (with examples of weight 0) to a
-            # multiple of PAD_MULTIPLE rows: a few shapes per run.
-            if self.architecture == "cbow":
-                # The valid context words only (60% of the columns are
-                # masked with window 5), padded to a multiple of 4 *
-                # PAD_MULTIPLE with weight 0.
-                mask = tf.cast(batch["context_mask"], tf.bool)
-                ids = tf.boolean_mask(batch["context"], mask)
-                count = tf.shape(ids)[0]
-                extra = (-count) % (4 * self.PAD_MULTIPLE)
-                batch = {
-                    "centre": batch["centre"],
-                    "context_ids": tf.pad(ids, [[0, extra]]),
-                    "context_rows": tf.pad(tf.cast(tf.where(mask)[:, 0], tf.int32), [[0, extra]]),
-                    "context_weights": tf.pad(tf.ones([count]), [[0, extra]]),
-                }
-            size = tf.shape(positives)[0]
-            padding = (-size) % self.PAD_MULTIPLE
-            batch = {k: tf.pad(v, [[0, padding]]) if k in ("centre", "context") else v for k, v in batch.items()}
-            negatives = tf.pad(negatives, [[0, padding], [0, 0]])
-            weights = tf.pad(tf.ones([size]), [[0, padding]])
-            if self._compiled_update is None:
-                self._compiled_update = tf.function(self.update, jit_compile=True)
-            loss_sum, finite = self._compiled_update(batch, negatives, weights)
+        size = tf.shape(positives)[0]
+        negatives = tf.cast(self.sample_negatives([size, self.negatives]), tf.int32)
+        if self.xla_update and not tf.distribute.has_strategy() and plain_sgd(self.optimizer):
+            # `updates_per_batch` updates of `chunk` examples: the batch is
+            # padded with examples of weight 0 to a multiple of
+            # PAD_MULTIPLE per update (XLA compiles once per shape; batches
+            # of nearly equal size then share one).
+            updates = self.updates_per_batch
+            chunk = -(-size // updates)
+            chunk += (-chunk) % self.PAD_MULTIPLE
+            padding = updates * chunk - size
+
+            def split(value):
+                value = tf.pad(value, [[0, padding]] + [[0, 0]] * (value.shape.rank - 1))
+                return tf.reshape(value, tf.concat([[updates, chunk], tf.shape(value)[1:]], 0))
+
+            batch = {k: split(v) for k, v in batch.items()}
+            negatives, weights = split(negatives), split(tf.ones([size]))
+            if self._compiled_updates is None:
+                self._compiled_updates = tf.function(self.sgd_updates, jit_compile=True)
+            loss_sum, finite = self._compiled_updates(batch, negatives, weights)
         else:
-            # TF's kernels (and any tf.distribute strategy: the optimizer's
-            # cross-replica apply cannot sit inside `update`'s tf.cond).
+            # TF's kernels and the optimizer's apply, one update per batch
+            # (any optimizer, and any tf.distribute strategy).
             with tf.GradientTape() as tape:
                 losses = self.example_losses(batch, negatives)
                 # word2vec's update: the sum over the global batch. Replica
@@ -296,35 +295,41 @@ class Word2Vec(keras.Model):
             apply_if_finite(self.optimizer, tape, objective, self.trainable_variables, losses, "Word2Vec",
                             hint="lower the learning rate or the batch size")
             loss_sum, finite = tf.reduce_sum(losses), tf.constant(True)
-        loss = loss_sum / tf.cast(tf.shape(positives)[0], "float32")
-        # `update` skipped the step if a loss was not finite; raise here (a
-        # check inside XLA would not).
+        loss = loss_sum / tf.cast(size, "float32")
+        # `sgd_updates` stopped at an update whose loss was not finite;
+        # raise here (a check inside XLA would not).
         check = tf.debugging.Assert(finite, [
-            "Word2Vec loss is not finite (NaN or Inf): lower the learning rate or the batch size; the weights "
-            "were not updated. Loss:", loss])
+            "Word2Vec loss is not finite (NaN or Inf): lower the learning rate or the update size; the weights "
+            "were not updated by that update or any later one of the batch. Loss:", loss])
         with tf.control_dependencies([check]):
-            return self.update_trackers(tf.identity(loss), tf.shape(positives)[0])
+            return self.update_trackers(tf.identity(loss), size)
 
-    def update(self, batch, negatives, weights):
-        """One SGD step on the sum of the weighted example losses, made only
-        if every loss is finite; returns `(sum of weighted losses, finite)`.
-        The XLA train step's body (no strategy: the conditional apply
-        cannot hold a cross-replica update)."""
-        with tf.GradientTape() as tape:
-            losses = self.example_losses(batch, negatives) * weights
-            # word2vec's update: the sum over the global batch. Replica
-            # gradients are summed, so each replica differentiates its sum.
-            objective = self.optimizer.scale_loss(tf.reduce_sum(losses))
+    def sgd_updates(self, batch, negatives, weights):
+        """word2vec's SGD over a batch split into `updates_per_batch` parts
+        (every value has a leading `[updates_per_batch, chunk]`; `weights`
+        0 marks padding): consecutive updates `v -= lr * dL/dv` of the rows
+        each part touches, with `lr` the optimizer's learning rate at this
+        train step (word2vec.c also re-reads its decaying rate only every
+        10,000 words). The XLA train step's body; the optimizer's
+        `iterations` count train steps, as under `apply`. An update whose
+        loss is not finite, and every later one, changes nothing; returns
+        `(sum of the weighted losses, all finite)`."""
+        learning_rate = tf.cast(self.optimizer.learning_rate, "float32")
         variables = self.trainable_variables
-        gradients = tape.gradient(objective, variables)
-        finite = tf.reduce_all(tf.math.is_finite(losses))
-
-        def apply():
-            self.optimizer.apply(gradients, variables)
-            return tf.constant(True)
-
-        tf.cond(finite, apply, lambda: tf.constant(False))
-        return tf.reduce_sum(losses), finite
+        total, finite = tf.constant(0.0), tf.constant(True)
+        # Unrolled: a tf.while_loop over the updates runs 1.5x slower on CPU.
+        for i in range(self.updates_per_batch):
+            with tf.GradientTape() as tape:
+                losses = self.example_losses({k: v[i] for k, v in batch.items()}, negatives[i]) * weights[i]
+                loss = tf.reduce_sum(losses)
+            gradients = tape.gradient(loss, variables)
+            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(losses)))
+            for variable, gradient in zip(variables, gradients):
+                step = tf.where(finite, learning_rate * gradient.values, tf.zeros_like(gradient.values))
+                self.optimizer.assign_sub(variable, tf.IndexedSlices(step, gradient.indices, gradient.dense_shape))
+            total += loss
+        self.optimizer.iterations.assign_add(tf.cast(finite, self.optimizer.iterations.dtype))
+        return total, finite
 
     def test_step(self, data):
         losses = self.example_losses(data)
@@ -349,5 +354,6 @@ class Word2Vec(keras.Model):
             "dimension": self.dimension,
             "negatives": self.negatives,
             "noise_exponent": self.noise_exponent,
+            "updates_per_batch": self.updates_per_batch,
             "seed": self.seed,
         }

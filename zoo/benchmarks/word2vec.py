@@ -8,7 +8,9 @@ window, negatives, epochs, min_count, sample and learning rate (linear
 decay from alpha to 1e-4). gensim runs with `workers=2` (the machine's two
 cores); keras_ssl's `fit` runs `STEPS_PER_EXECUTION` train steps per call
 (its XLA train step is `Word2Vec`'s default). Wall time counts everything from the token lists to trained vectors
-for both: vocabulary, example generation and training (not imports). Both
+for both: vocabulary, example generation and training (not imports, nor
+the process's one-time start-up: each first trains once, untimed, on a
+fiftieth of the corpus). Each trains `REPEATS` times, in turn. Both
 sets of vectors are scored by the same functions
 (`keras_ssl.evaluation.word_embeddings`, which match gensim's own
 evaluation): analogy accuracy on questions-words.txt (3CosAdd, coverage
@@ -32,13 +34,24 @@ HYPERPARAMETERS = {
     "min_alpha": 1e-4,
 }
 ALPHA = {"skip_gram": 0.025, "cbow": 0.05}  # word2vec.c's defaults.
+# Examples per train step, and SGD updates per step (`Word2Vec`'s
+# `updates_per_batch`): updates of about 1024 examples, which keep gensim's
+# quality and run fastest on CPU (measured, 2 cores: 0.33 us per skip-gram
+# pair at 1024, 0.37 at 2048; CBOW 0.49 / 0.57 / 0.80 us per example at
+# 1024 / 2048 / 4096). CBOW takes 4 updates of 1024 rather than 8: its
+# epoch is 4x shorter, and XLA compiles 4 unrolled updates in 0.8 s
+# against 1.4 s for 8.
 BATCH_SIZE = {"skip_gram": 8192, "cbow": 4096}
+UPDATES_PER_BATCH = {"skip_gram": 8, "cbow": 4}
 GENSIM_WORKERS = 2
 # Train steps per `fit` execution (Keras's `steps_per_execution`): one
 # call into the graph runs this many steps, saving Keras's per-step Python
-# work (measured: 501 skip-gram steps of 8192 pairs, 10.3 s with 1, 3.8-5.2 s
-# with 8-128, same 2-core machine and run).
+# work.
 STEPS_PER_EXECUTION = 16
+# gensim and keras_ssl train in turn this many times; times are medians and
+# the time ratio is the median of the paired ratios (the 2-core machine's
+# speed drifts by tens of percent between runs).
+REPEATS = 3
 
 
 def train_gensim(sentences, architecture, hyperparameters, seed=0, workers=GENSIM_WORKERS):
@@ -56,7 +69,8 @@ def train_gensim(sentences, architecture, hyperparameters, seed=0, workers=GENSI
     return list(model.wv.index_to_key), np.asarray(model.wv.vectors), seconds
 
 
-def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size=None, shuffle=True):
+def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size=None, shuffle=True,
+                    updates_per_batch=None):
     """Returns `(words, vectors, seconds)` of keras_ssl's Word2Vec."""
     import keras
 
@@ -73,7 +87,8 @@ def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size
     data = word2vec_dataset(ids, sentence_ids, vocabulary.counts, architecture, window=h["window"],
                             sample=h["sample"], batch_size=batch_size, seed=seed, shuffle=shuffle)
     model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=h["vector_size"],
-                     negatives=h["negative"], seed=seed)
+                     negatives=h["negative"], updates_per_batch=updates_per_batch or UPDATES_PER_BATCH[architecture],
+                     seed=seed)
     schedule = keras.optimizers.schedules.PolynomialDecay(alpha, len(data) * h["epochs"], h["min_alpha"])
     model.compile(optimizer=keras.optimizers.SGD(schedule), steps_per_execution=STEPS_PER_EXECUTION)
     model.fit(data, epochs=h["epochs"], verbose=0)
@@ -96,9 +111,10 @@ def score(words, vectors):
 
 
 def run(output_dir, quick=False, corpus="all", architectures=("skip_gram", "cbow"), seed=0, epochs=None,
-        batch_size=None):
-    """Trains gensim and keras_ssl word2vec per architecture; writes
-    `results.json` and `results.md` into `output_dir`; returns the results."""
+        batch_size=None, repeats=None):
+    """Trains gensim and keras_ssl word2vec per architecture, in turn
+    `repeats` times; writes `results.json` and `results.md` into
+    `output_dir`; returns the results."""
     from keras_ssl.data import load_text_corpus
 
     os.makedirs(output_dir, exist_ok=True)
@@ -110,27 +126,44 @@ def run(output_dir, quick=False, corpus="all", architectures=("skip_gram", "cbow
         hyperparameters["epochs"] = 1
     if epochs:
         hyperparameters["epochs"] = int(epochs)
+    repeats = int(repeats or (1 if quick else REPEATS))
     num_words = sum(len(s) for s in sentences)
     rows = []
     for architecture in architectures:
-        for name, train in (("gensim", train_gensim), ("keras_ssl", train_keras_ssl)):
-            kwargs = {"batch_size": batch_size} if name == "keras_ssl" and batch_size else {}
-            cpu_start = time.process_time()
-            words, vectors, seconds = train(sentences, architecture, hyperparameters, seed=seed, **kwargs)
-            cpu_seconds = time.process_time() - cpu_start  # All threads of the process (gensim's workers too).
-            row = {"implementation": name, "architecture": architecture, "seconds": seconds,
-                   "cpu_seconds": cpu_seconds,
-                   "words_per_second": num_words * hyperparameters["epochs"] / seconds, **score(words, vectors)}
+        # One untimed warm-up run of each on a fiftieth of the sentences, 1
+        # epoch: the process's one-time start-up (TensorFlow's XLA compiler
+        # and tf.function machinery, gensim's first thread pool) is not part
+        # of either's training time.
+        for train in (train_gensim, train_keras_ssl):
+            train(sentences[::50], architecture, {**hyperparameters, "epochs": 1}, seed=seed)
+        runs = {"gensim": [], "keras_ssl": []}
+        for repeat in range(repeats):
+            for name, train in (("gensim", train_gensim), ("keras_ssl", train_keras_ssl)):
+                kwargs = {"batch_size": batch_size} if name == "keras_ssl" and batch_size else {}
+                cpu_start = time.process_time()
+                words, vectors, seconds = train(sentences, architecture, hyperparameters, seed=seed, **kwargs)
+                cpu_seconds = time.process_time() - cpu_start  # All threads of the process (gensim's workers too).
+                runs[name].append({"seconds": seconds, "cpu_seconds": cpu_seconds, **score(words, vectors)})
+                print(json.dumps({"architecture": architecture, "implementation": name, "repeat": repeat,
+                                  **runs[name][-1]}), flush=True)
+        ratios = [ours["seconds"] / theirs["seconds"] for ours, theirs in zip(runs["keras_ssl"], runs["gensim"])]
+        for name, measured in runs.items():
+            # Medians over the repeats (gensim's vectors differ between runs:
+            # its worker threads race; keras_ssl's are the same every run).
+            row = {key: float(np.median([m[key] for m in measured])) for key in measured[0]}
+            row.update(implementation=name, architecture=architecture, repeats=repeats,
+                       seconds_range=[min(m["seconds"] for m in measured), max(m["seconds"] for m in measured)],
+                       words_per_second=num_words * hyperparameters["epochs"] / row["seconds"])
             if name == "gensim":
                 row["workers"] = GENSIM_WORKERS
             else:
                 row["batch_size"] = batch_size or BATCH_SIZE[architecture]
+                row["updates_per_batch"] = UPDATES_PER_BATCH[architecture]
                 row["steps_per_execution"] = STEPS_PER_EXECUTION
+                row["time_ratio_vs_gensim"] = float(np.median(ratios))
+                row["time_ratio_range"] = [min(ratios), max(ratios)]
+                row["cpu_ratio_vs_gensim"] = row["cpu_seconds"] / rows[-1]["cpu_seconds"]
             rows.append(row)
-            print(json.dumps(row), flush=True)
-        ours, theirs = rows[-1], rows[-2]
-        ours["time_ratio_vs_gensim"] = ours["seconds"] / theirs["seconds"]
-        ours["cpu_ratio_vs_gensim"] = ours["cpu_seconds"] / theirs["cpu_seconds"]
     results = {
         "suite": "word2vec",
         "corpus": corpus,
@@ -138,6 +171,7 @@ def run(output_dir, quick=False, corpus="all", architectures=("skip_gram", "cbow
         "train_words": num_words,
         "hyperparameters": {**hyperparameters, "alpha": {a: ALPHA[a] for a in architectures}},
         "gensim_workers": GENSIM_WORKERS,
+        "repeats": repeats,
         "quick": bool(quick),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "rows": rows,
@@ -156,14 +190,18 @@ def markdown(results):
         f"{results['train_sentences']} sentences): dimension {h['vector_size']}, window {h['window']}, "
         f"{h['negative']} negatives, {h['epochs']} epochs, min_count {h['min_count']}, sample {h['sample']}, "
         f"alpha {h['alpha']} -> {h['min_alpha']}; gensim with workers={results['gensim_workers']}; "
-        f"{results['machine']}.",
+        f"{results['machine']}. Each implementation trained {results.get('repeats', 1)} times, in turn with the "
+        "other: medians, time ratio = median of the paired ratios (range in brackets).",
         "",
         "| architecture | implementation | analogy accuracy | analogy coverage | wordsim353 Spearman | "
         "wall time (s) | words/s | time / gensim | CPU time (s) | CPU / gensim |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["rows"]:
-        ratio = f"{r['time_ratio_vs_gensim']:.2f}" if "time_ratio_vs_gensim" in r else "1"
+        ratio = "1"
+        if "time_ratio_vs_gensim" in r:
+            low, high = r.get("time_ratio_range", [r["time_ratio_vs_gensim"]] * 2)
+            ratio = f"{r['time_ratio_vs_gensim']:.2f} ({low:.2f}-{high:.2f})"
         cpu_ratio = f"{r['cpu_ratio_vs_gensim']:.2f}" if "cpu_ratio_vs_gensim" in r else "1"
         lines.append(
             f"| {r['architecture']} | {r['implementation']} | {r['analogy_accuracy']:.4f} | "
@@ -183,6 +221,7 @@ if __name__ == "__main__":
     parser.add_argument("--architectures", default="skip_gram,cbow")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch_size", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
     run(args.output_dir, quick=args.quick, corpus=args.corpus, architectures=args.architectures.split(","),
-        epochs=args.epochs, batch_size=args.batch_size)
+        epochs=args.epochs, batch_size=args.batch_size, repeats=args.repeats)
