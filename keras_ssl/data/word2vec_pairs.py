@@ -248,7 +248,9 @@ def epoch_examples(ids, sentence_ids, counts, architecture="skip_gram", window=5
 def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, batch_size=1024,
                      seed=None, shuffle=True, prefetch=4):
     """A `tf.data.Dataset` of word2vec batches for `Word2Vec.fit`; every
-    iteration (every Keras epoch) draws a new epoch with `epoch_examples`.
+    iteration (every Keras epoch) draws a new epoch with `epoch_examples`,
+    on a worker thread while the previous epoch trains (one epoch is held
+    ahead; the sequence of epochs is fixed by `seed`).
 
     The number of examples of an epoch varies by a fraction of a percent
     between draws; the dataset has a fixed number of batches per epoch
