@@ -73,12 +73,13 @@ class Word2Vec(keras.Model):
     keep the rows they touch in cache, and one program per batch saves the
     per-step work (on the 2-core benchmark machine: 0.33 us per skip-gram
     pair with updates of 1024, 0.37 with 2048; a tf.while_loop over the
-    updates instead of unrolling ran 1.5x slower). XLA compiles once per
+    updates instead of unrolling ran 1.7-2x slower). XLA compiles once per
     padded shape (each update is padded with examples of weight 0 to a
-    multiple of `PAD_MULTIPLE`) in about 0.2 s per update, so keep
-    `updates_per_batch` to 4-8. Any other optimizer, `xla_update = False`
-    or a `tf.distribute` strategy runs TF's kernels and one
-    `optimizer.apply` per batch (a batch is then one update). A non-finite
+    multiple of `PAD_MULTIPLE`): measured 0.5 s for 1 update, 0.8 s for 4
+    and 1.3 s for 8, so keep `updates_per_batch` to 4-8. Any other
+    optimizer, `xla_update = False` or a `tf.distribute` strategy runs TF's
+    kernels and one `optimizer.apply` per batch (a batch is then one
+    update). A non-finite
     loss raises; the update that met it, and every later one of the batch,
     changes no weight.
 
@@ -317,7 +318,7 @@ class Word2Vec(keras.Model):
         learning_rate = tf.cast(self.optimizer.learning_rate, "float32")
         variables = self.trainable_variables
         total, finite = tf.constant(0.0), tf.constant(True)
-        # Unrolled: a tf.while_loop over the updates runs 1.5x slower on CPU.
+        # Unrolled: a tf.while_loop over the updates ran 1.7-2x slower on CPU.
         for i in range(self.updates_per_batch):
             with tf.GradientTape() as tape:
                 losses = self.example_losses({k: v[i] for k, v in batch.items()}, negatives[i]) * weights[i]
