@@ -292,25 +292,25 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
     if len(ids) and (ids.min() < 0 or ids.max() >= len(counts)):
         raise ValueError(f"ids must be in [0, {len(counts)}) (one count per vocabulary word)")
     rng = np.random.default_rng(seed)
-    first = epoch_examples(ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
+    draw = functools.partial(epoch_examples, ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
+    first = draw()
     if len(first["centre"]) == 0:
         raise ValueError("the corpus gives no training example (every sentence has fewer than two vocabulary "
                          "words): pass more text or lower min_count")
     steps = max(1, int(np.ceil(len(first["centre"]) * (1 + STEPS_SLACK) / batch_size)))
-    draw = functools.partial(epoch_examples, ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
     # The next epoch is drawn on a worker thread while this one trains (NumPy
     # releases the GIL): drawn on demand, it would stall every epoch's start
     # for as long as the draw takes (0.3-0.5 s on the 1.4M-word benchmark,
     # 10-20% of an epoch). One worker keeps the sequence of draws, and so
     # the epochs, fixed by `seed`; one epoch is held ahead.
     worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="word2vec_epochs")
-    pending, held = [], [first]
+    upcoming = [worker.submit(lambda examples=first: examples)]
 
     def epoch():
         # One element per epoch, the whole epoch: cut into batches in the
         # graph below (Python per batch costs as much as a CBOW train step).
-        examples = pending.pop(0).result() if pending else held.pop()
-        pending.append(worker.submit(draw))
+        examples = upcoming.pop().result()
+        upcoming.append(worker.submit(draw))
         yield examples
 
     def cut(examples):

@@ -69,8 +69,7 @@ def train_gensim(sentences, architecture, hyperparameters, seed=0, workers=GENSI
     return list(model.wv.index_to_key), np.asarray(model.wv.vectors), seconds
 
 
-def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size=None, shuffle=True,
-                    updates_per_batch=None):
+def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size=None, shuffle=True):
     """Returns `(words, vectors, seconds)` of keras_ssl's Word2Vec."""
     import keras
 
@@ -87,7 +86,7 @@ def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size
     data = word2vec_dataset(ids, sentence_ids, vocabulary.counts, architecture, window=h["window"],
                             sample=h["sample"], batch_size=batch_size, seed=seed, shuffle=shuffle)
     model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=h["vector_size"],
-                     negatives=h["negative"], updates_per_batch=updates_per_batch or UPDATES_PER_BATCH[architecture],
+                     negatives=h["negative"], updates_per_batch=UPDATES_PER_BATCH[architecture],
                      seed=seed)
     schedule = keras.optimizers.schedules.PolynomialDecay(alpha, len(data) * h["epochs"], h["min_alpha"])
     model.compile(optimizer=keras.optimizers.SGD(schedule), steps_per_execution=STEPS_PER_EXECUTION)
