@@ -232,7 +232,7 @@ class TestLoss(TestCase):
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5))
         before = model.vectors
         model.train_step({k: tf.constant(v) for k, v in skip_gram_batch().items()})
-        assert int(model.optimizer.iterations) == 1 and model._compiled_updates is None
+        assert int(model.optimizer.iterations) == 1 and model._compiled_update is None
         assert not np.allclose(model.vectors, before)
 
     def test_noise_draws_follow_unigram_to_the_three_quarters(self):

@@ -12,6 +12,7 @@ from keras_ssl.data import (
     cbow_examples,
     dynamic_windows,
     epoch_examples,
+    example_count,
     keep_probabilities,
     noise_distribution,
     skip_gram_pairs,
@@ -266,3 +267,29 @@ def test_pairs_match_a_brute_force_loop():
         for word in context[row]:
             cbow_expected[(centre, word)] += 1
     assert cbow_expected == expected
+    # word2vec_dataset counts an epoch's examples without making them.
+    assert example_count(sentences, windows, "skip_gram") == len(centres)
+    assert example_count(sentences, windows, "cbow") == len(cbow_centres)
+    isolated = np.arange(5)  # Five one-word sentences: no example.
+    assert example_count(isolated, 3, "skip_gram") == example_count(isolated, 3, "cbow") == 0
+    with pytest.raises(ValueError, match="architecture"):
+        example_count(sentences, windows, "glove")
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_cbow_dataset_makes_the_examples_of_epoch_examples(shuffle):
+    # word2vec_dataset makes CBOW contexts batch by batch in the pipeline;
+    # they equal epoch_examples' (made whole with NumPy) from the same seed.
+    rng = np.random.default_rng(2)
+    counts = np.array([400, 200, 100, 50, 25, 10, 5, 5])
+    ids = rng.choice(8, 3000, p=counts / counts.sum()).astype("int32")
+    sentence_ids = np.sort(rng.integers(0, 300, 3000))
+    dataset = word2vec_dataset(ids, sentence_ids, counts, "cbow", window=3, sample=1e-2, batch_size=256, seed=5,
+                               shuffle=shuffle)
+    batches = list(dataset.as_numpy_iterator())
+    made = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+    expected = epoch_examples(ids, sentence_ids, counts, "cbow", window=3, sample=1e-2,
+                              rng=np.random.default_rng(5), shuffle=shuffle)
+    assert sorted(made) == sorted(expected)
+    for key in expected:
+        np.testing.assert_array_equal(made[key], expected[key])

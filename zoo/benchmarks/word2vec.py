@@ -41,8 +41,8 @@ ALPHA = {"skip_gram": 0.025, "cbow": 0.05}  # word2vec.c's defaults.
 # 1024 / 2048 / 4096). CBOW takes 4 updates of 1024 rather than 8: its
 # epoch is 4x shorter, and XLA compiles 4 unrolled updates in 0.8 s
 # against 1.4 s for 8.
-BATCH_SIZE = {"skip_gram": 8192, "cbow": 4096}
-UPDATES_PER_BATCH = {"skip_gram": 8, "cbow": 4}
+BATCH_SIZE = {"skip_gram": 8192, "cbow": 8192}
+UPDATES_PER_BATCH = {"skip_gram": 8, "cbow": 8}
 GENSIM_WORKERS = 2
 # Train steps per `fit` execution (Keras's `steps_per_execution`): one
 # call into the graph runs this many steps, saving Keras's per-step Python
