@@ -2,9 +2,13 @@
 distribution, dynamic windows, skip-gram pairs and CBOW contexts."""
 
 import collections
+import concurrent.futures
+from unittest import mock
 
 import numpy as np
 import pytest
+
+from keras_ssl.data import word2vec_pairs
 
 from keras_ssl.data import (
     WordVocabulary,
@@ -186,6 +190,18 @@ class TestPairs(TestCase):
         assert observed[0] / observed[-1] == pytest.approx(5.0, rel=0.05)
 
 
+class ImmediateExecutor:
+    """A stand-in for ThreadPoolExecutor that runs each task when submitted."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def submit(self, function, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(function(*args, **kwargs))
+        return future
+
+
 class TestDataset(TestCase):
     def make(self, architecture, **kwargs):
         rng = np.random.default_rng(0)
@@ -219,6 +235,32 @@ class TestDataset(TestCase):
         sizes = [len(b["centre"]) for _ in range(4) for b in dataset.as_numpy_iterator()]
         assert max(sizes) <= 1000 and min(sizes) >= 970, (min(sizes), max(sizes))
 
+    def test_epochs_ahead_keep_the_sequence_and_epochs_bounds_the_draws(self):
+        # However far ahead epochs are drawn, the sequence is fixed by the
+        # seed; `epochs` stops the worker drawing epochs nobody reads.
+        reference, _ = self.make("skip_gram", seed=3)
+        expected = [next(reference.as_numpy_iterator())["centre"] for _ in range(3)]
+        for epochs, epochs_ahead, drawn in [(None, 1, 2), (2, 1, 1), (2, 3, 1), (None, 3, 4), (None, 0, 1)]:
+            # A worker that draws when asked, so the draws are counted as
+            # they are submitted (the first epoch is made without
+            # epoch_examples: `drawn` counts the later ones after two epochs).
+            calls = []
+            draw = word2vec_pairs.epoch_examples
+
+            def counted(*args, **kwargs):
+                calls.append(1)
+                return draw(*args, **kwargs)
+
+            with mock.patch.object(word2vec_pairs, "epoch_examples", counted), \
+                    mock.patch.object(word2vec_pairs.concurrent.futures, "ThreadPoolExecutor", ImmediateExecutor):
+                dataset, _ = self.make("skip_gram", seed=3, epochs=epochs, epochs_ahead=epochs_ahead)
+                firsts = [next(dataset.as_numpy_iterator())["centre"] for _ in range(2)]
+                assert len(calls) == drawn, (epochs, epochs_ahead, len(calls))
+                # A third epoch, past `epochs`, is drawn on demand, in sequence.
+                firsts.append(next(dataset.as_numpy_iterator())["centre"])
+            for first, reference_first in zip(firsts, expected):
+                np.testing.assert_array_equal(first, reference_first)
+
     def test_cbow_batches(self):
         dataset, counts = self.make("cbow", seed=1, sample=0.0, shuffle=False)
         batch = next(iter(dataset.as_numpy_iterator()))
@@ -243,6 +285,10 @@ class TestDataset(TestCase):
             word2vec_dataset(IDS - 10, SENTENCES, np.ones(6), batch_size=0)
         with pytest.raises(ValueError, match="ids must be in"):
             word2vec_dataset(IDS, SENTENCES, np.ones(6))
+        with pytest.raises(ValueError, match="epochs_ahead"):
+            word2vec_dataset(IDS - 10, SENTENCES, np.ones(6), epochs=0)
+        with pytest.raises(ValueError, match="epochs_ahead"):
+            word2vec_dataset(IDS - 10, SENTENCES, np.ones(6), epochs_ahead=-1)
         with pytest.raises(ValueError, match="no training example"):
             word2vec_dataset(np.arange(3), np.arange(3), np.ones(3))
 

@@ -24,6 +24,7 @@ for a million words), shuffled and cut into large batches by
 `word2vec_dataset`, whose every iteration is a new epoch.
 """
 
+import collections
 import concurrent.futures
 import functools
 
@@ -318,11 +319,11 @@ def epoch_examples(ids, sentence_ids, counts, architecture="skip_gram", window=5
 
 
 def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, batch_size=1024,
-                     seed=None, shuffle=True, prefetch=4):
+                     seed=None, shuffle=True, prefetch=4, epochs=None, epochs_ahead=1):
     """A `tf.data.Dataset` of word2vec batches for `Word2Vec.fit`; every
-    iteration (every Keras epoch) draws a new epoch with `epoch_examples`,
-    on a worker thread while the previous epoch trains (one epoch is held
-    ahead; the sequence of epochs is fixed by `seed`).
+    iteration (every Keras epoch) is a new epoch drawn with `epoch_examples`
+    on a worker thread, ahead of training (the sequence of epochs is fixed
+    by `seed`, however far ahead they are drawn).
 
     The number of examples of an epoch varies by a fraction of a percent
     between draws; the dataset has a fixed number of batches per epoch
@@ -345,18 +346,31 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
             which trains badly: the examples of a batch then share words,
             and their updates add up).
         prefetch: int. Batches made ahead of training.
+        epochs: int or None. The number of epochs `fit` will run, if known:
+            no epoch beyond it is drawn ahead (a later iteration draws its
+            epoch when it starts). With None the worker draws one epoch
+            more than is read, beside the last epoch's training.
+        epochs_ahead: int. Epochs drawn ahead of the one training (1).
+            Each holds an epoch's examples in memory (54 MB for CBOW on the
+            1.4M-word benchmark corpus); more than 1 lets the worker use the
+            core left idle while `fit` compiles (with `epochs_ahead =
+            epochs - 1` every epoch is drawn then, and no later draw slows
+            training).
 
     Example:
 
     >>> vocabulary = WordVocabulary.build(corpus.words("train"), min_count=5)
     >>> ids, sentence_ids = vocabulary.encode(corpus.words("train"))
-    >>> dataset = word2vec_dataset(ids, sentence_ids, vocabulary.counts, batch_size=4096, seed=0)
+    >>> dataset = word2vec_dataset(ids, sentence_ids, vocabulary.counts, batch_size=4096, seed=0, epochs=5)
     >>> model.fit(dataset, epochs=5)
     """
     import tensorflow as tf
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if epochs is not None and epochs < 1 or epochs_ahead < 0:
+        raise ValueError(f"epochs must be None or at least 1 and epochs_ahead at least 0, got {epochs} and "
+                         f"{epochs_ahead}")
     ids = np.asarray(ids, "int32")
     sentence_ids = np.asarray(sentence_ids)
     if ids.shape != sentence_ids.shape or ids.ndim != 1:
@@ -367,13 +381,11 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     rng = np.random.default_rng(seed)
     # The first epoch's words are drawn here, for the number of batches;
-    # its examples (most of the work: 0.2-0.5 s on the 1.4M-word benchmark)
-    # are made on the worker thread below, while the model is built and
-    # compiled. Later epochs are drawn whole on the worker while the
-    # previous one trains (drawn on demand, each would stall its epoch's
-    # start for as long). NumPy releases the GIL; one worker keeps the
-    # sequence of draws, and so the epochs, fixed by `seed`; one epoch is
-    # held ahead.
+    # its examples (most of the work) are made on the worker thread below,
+    # while the model is built and compiled. Later epochs are drawn whole on
+    # the worker (drawn on demand, each would stall its epoch's start for
+    # as long). NumPy releases the GIL; one worker keeps the sequence of
+    # draws, and so the epochs, fixed by `seed`.
     first = _epoch_words(ids, sentence_ids, counts, window, sample, rng)
     count = example_count(first[1], first[2], architecture)
     if count == 0:
@@ -381,20 +393,16 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
                          "words): pass more text or lower min_count")
     steps = max(1, int(np.ceil(count * (1 + STEPS_SLACK) / batch_size)))
     worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="word2vec_epochs")
-    upcoming = [worker.submit(_examples, first, architecture, window, rng, shuffle)]
     draw = functools.partial(epoch_examples, ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
+    upcoming = collections.deque([worker.submit(_examples, first, architecture, window, rng, shuffle)])
+    drawn = [1]  # Epochs submitted to the worker.
 
-    def epoch():
-        # One element per epoch, the whole epoch: cut into batches in the
-        # graph below (Python per batch costs as much as a CBOW train step).
-        examples = upcoming.pop().result()
-        upcoming.append(worker.submit(draw))
-        yield examples
+    def draw_ahead(depth):
+        while len(upcoming) < depth and (epochs is None or drawn[0] < epochs):
+            upcoming.append(worker.submit(draw))
+            drawn[0] += 1
 
-    def cut(examples):
-        size = tf.shape(examples["centre"], out_type=tf.int64)[0]
-        return tf.data.Dataset.range(steps).map(
-            lambda i: {k: v[i * size // steps:(i + 1) * size // steps] for k, v in examples.items()})
+    draw_ahead(1 + epochs_ahead)
 
     if architecture == "skip_gram":
         signature = {"centre": tf.TensorSpec([None], tf.int32), "context": tf.TensorSpec([None], tf.int32)}
@@ -404,5 +412,33 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
             "context_mask": tf.TensorSpec([None, 2 * window], tf.bool),
             "centre": tf.TensorSpec([None], tf.int32),
         }
-    dataset = tf.data.Dataset.from_generator(epoch, output_signature=signature).flat_map(cut)
+
+    def next_epoch():
+        if not upcoming:  # Past `epochs`: drawn now.
+            upcoming.append(worker.submit(draw))
+        examples = upcoming.popleft().result()
+        draw_ahead(epochs_ahead)
+        return [examples[key] for key in signature]
+
+    def epoch(_):
+        # One element per iteration of the dataset, the whole epoch, cut into
+        # batches in the graph below (Python per batch costs as much as a
+        # CBOW train step). A py_function rather than from_generator: TF's
+        # generator op lowers glibc's trim threshold for the whole process
+        # (tensorflow/core/kernels/data/generator_dataset_op.cc), after
+        # which every NumPy array over 128 KiB is mapped afresh: the draws
+        # then took 2x longer.
+        values = tf.py_function(next_epoch, [], [spec.dtype for spec in signature.values()])
+        examples = {}
+        for (key, spec), value in zip(signature.items(), values):
+            value.set_shape(spec.shape)
+            examples[key] = value
+        return examples
+
+    def cut(examples):
+        size = tf.shape(examples["centre"], out_type=tf.int64)[0]
+        return tf.data.Dataset.range(steps).map(
+            lambda i: {k: v[i * size // steps:(i + 1) * size // steps] for k, v in examples.items()})
+
+    dataset = tf.data.Dataset.range(1).map(epoch).flat_map(cut)
     return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(prefetch)

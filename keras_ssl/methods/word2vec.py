@@ -67,23 +67,24 @@ class Word2Vec(keras.Model):
     updates of 32768 pairs (skip-gram) or 8192 contexts (CBOW) diverged.
 
     Speed: with plain `keras.optimizers.SGD` (see `plain_sgd`) a train step
-    runs `sgd_updates`, all the batch's updates, as one XLA program: the
-    look-ups, loss, gradient (sparse, `IndexedSlices`) and the row updates
-    `v -= lr * g` of every update, with `lr` the optimizer's learning rate
-    at this step (word2vec.c too re-reads its decaying rate only every
-    10,000 words) and `optimizer.iterations` counting steps. Small updates
-    keep the rows they touch in cache, and one program per batch saves the
-    per-step work (on the 2-core benchmark machine: 0.33 us per skip-gram
-    pair with updates of 1024, 0.37 with 2048; a tf.while_loop over the
-    updates instead of unrolling ran 1.7-2x slower). XLA compiles once per
-    padded shape (each update is padded with examples of weight 0 to a
-    multiple of `PAD_MULTIPLE`): measured 0.5 s for 1 update, 0.8 s for 4
-    and 1.3 s for 8, so keep `updates_per_batch` to 4-8. Any other
-    optimizer, `xla_update = False` or a `tf.distribute` strategy runs TF's
-    kernels and one `optimizer.apply` per batch (a batch is then one
-    update). A non-finite
-    loss raises; the update that met it, and every later one of the batch,
-    changes no weight.
+    runs `sgd_update`, one update as one XLA program (the look-ups, loss,
+    sparse gradient and the row updates `v -= lr * g`), `updates_per_batch`
+    times, with `lr` the optimizer's learning rate at this step (word2vec.c
+    too re-reads its decaying rate only every 10,000 words) and
+    `optimizer.iterations` counting steps. Updates of about 1024 examples
+    run fastest (on the 2-core benchmark machine, per example: skip-gram
+    0.49 / 0.38 / 0.38 us with updates of 512 / 1024 / 2048, CBOW 0.77 /
+    0.63 / 0.68 us), and several per step share the step's work (noise
+    draws, padding, Keras's loop): the benchmark runs batches of 16384 as
+    16 updates. XLA compiles the update once per padded shape (each update
+    is padded with examples of weight 0 to a multiple of `PAD_MULTIPLE`),
+    0.25 s whatever `updates_per_batch` (unrolling all updates into one
+    program compiled in 0.5 s for 1 update, 0.8 s for 4 and 1.3 s for 8,
+    and ran no faster). Any other optimizer, `xla_update = False` or a
+    `tf.distribute` strategy runs TF's kernels and one `optimizer.apply`
+    per batch (a batch is then one update). A non-finite loss raises; the
+    update that met it, and every later one of the batch, changes no
+    weight.
 
     `fit` takes the dicts of `keras_ssl.data.word2vec_dataset`:
     `{"centre", "context"}` int32 `[batch]` for skip-gram; `{"context"`
@@ -167,7 +168,7 @@ class Word2Vec(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {"loss": keras.metrics.Mean(name="loss")}
         self.updates_per_batch = int(updates_per_batch)
-        # Train steps with plain SGD run `sgd_updates` with XLA; False runs
+        # Train steps with plain SGD run `sgd_update` with XLA; False runs
         # TF's kernels and the optimizer's apply, one update per batch.
         self.xla_update = True
         self._compiled_update = None
@@ -295,10 +296,13 @@ class Word2Vec(keras.Model):
             padding = updates * chunk - size
 
             def split(value):
+                # One unstack op (indexing each part costs ~4 graph ops, and
+                # tracing them a noticeable part of a short fit).
                 value = tf.pad(value, [[0, padding]] + [[0, 0]] * (value.shape.rank - 1))
-                return tf.reshape(value, tf.concat([[updates, chunk], tf.shape(value)[1:]], 0))
+                return tf.unstack(tf.reshape(value, tf.concat([[updates, chunk], tf.shape(value)[1:]], 0)),
+                                  num=updates)
 
-            batch = {k: split(v) for k, v in batch.items()}
+            parts = {k: split(v) for k, v in batch.items()}
             negatives, weights = split(negatives), split(tf.ones([size]))
             if self._compiled_update is None:
                 self._compiled_update = tf.function(self.sgd_update, jit_compile=True)
@@ -307,7 +311,7 @@ class Word2Vec(keras.Model):
             # program compiled 2-3x slower and ran no faster).
             loss_sum, finite = tf.constant(0.0), tf.constant(True)
             for i in range(updates):
-                loss, finite = self._compiled_update({k: v[i] for k, v in batch.items()}, negatives[i], weights[i],
+                loss, finite = self._compiled_update({k: v[i] for k, v in parts.items()}, negatives[i], weights[i],
                                                      finite)
                 loss_sum += loss
             self.optimizer.iterations.assign_add(tf.cast(finite, self.optimizer.iterations.dtype))
@@ -323,7 +327,7 @@ class Word2Vec(keras.Model):
                             hint="lower the learning rate or the batch size")
             loss_sum, finite = tf.reduce_sum(losses), tf.constant(True)
         loss = loss_sum / tf.cast(size, "float32")
-        # `sgd_updates` stopped at an update whose loss was not finite;
+        # `sgd_update` stopped at an update whose loss was not finite;
         # raise here (a check inside XLA would not).
         check = tf.debugging.Assert(finite, [
             "Word2Vec loss is not finite (NaN or Inf): lower the learning rate or the update size; the weights "

@@ -35,14 +35,14 @@ HYPERPARAMETERS = {
 }
 ALPHA = {"skip_gram": 0.025, "cbow": 0.05}  # word2vec.c's defaults.
 # Examples per train step, and SGD updates per step (`Word2Vec`'s
-# `updates_per_batch`): updates of about 1024 examples, which keep gensim's
-# quality and run fastest on CPU (measured, 2 cores: 0.33 us per skip-gram
-# pair at 1024, 0.37 at 2048; CBOW 0.49 / 0.57 / 0.80 us per example at
-# 1024 / 2048 / 4096). CBOW takes 4 updates of 1024 rather than 8: its
-# epoch is 4x shorter, and XLA compiles 4 unrolled updates in 0.8 s
-# against 1.4 s for 8.
-BATCH_SIZE = {"skip_gram": 8192, "cbow": 8192}
-UPDATES_PER_BATCH = {"skip_gram": 8, "cbow": 8}
+# `updates_per_batch`): updates of 1024 examples, which keep gensim's
+# quality and run fastest on CPU (measured, 2 cores, per example: skip-gram
+# 0.63 / 0.49 / 0.38 / 0.38 us at updates of 256 / 512 / 1024 / 2048, CBOW
+# 0.91 / 0.77 / 0.63 / 0.68 us), 16 of them per step, which halves the
+# per-step work (sampling, padding, Keras's loop) against 8; the update
+# program compiles once, whatever the count.
+BATCH_SIZE = {"skip_gram": 16384, "cbow": 16384}
+UPDATES_PER_BATCH = {"skip_gram": 16, "cbow": 16}
 GENSIM_WORKERS = 2
 # Train steps per `fit` execution (Keras's `steps_per_execution`): one
 # call into the graph runs this many steps, saving Keras's per-step Python
@@ -83,8 +83,11 @@ def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size
     start = time.perf_counter()
     vocabulary = WordVocabulary.build(sentences, min_count=h["min_count"])
     ids, sentence_ids = vocabulary.encode(sentences)
+    # Every later epoch is drawn while `fit` compiles (on the core it leaves
+    # idle), none beyond the last.
     data = word2vec_dataset(ids, sentence_ids, vocabulary.counts, architecture, window=h["window"],
-                            sample=h["sample"], batch_size=batch_size, seed=seed, shuffle=shuffle)
+                            sample=h["sample"], batch_size=batch_size, seed=seed, shuffle=shuffle,
+                            epochs=h["epochs"], epochs_ahead=h["epochs"] - 1)
     model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=h["vector_size"],
                      negatives=h["negative"], updates_per_batch=UPDATES_PER_BATCH[architecture],
                      seed=seed)
