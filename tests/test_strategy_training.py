@@ -31,7 +31,7 @@ CASES = [
         "neural_language_model",
         "char_lstm_language_model",
     )
-]
+] + ["tests.test_word2vec:build_cbow_dataset_for_strategy_test"]
 
 
 @pytest.mark.slow

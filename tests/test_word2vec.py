@@ -311,6 +311,19 @@ class TestModel(TestCase):
             tiny_model().example_losses({"centre": np.zeros(2, "float32"), "context": np.zeros(2, "float32")})
         with pytest.raises(ValueError, match="dict batch"):
             model.example_losses(np.zeros(3, "int32"))
+        with pytest.raises(ValueError, match="context_mask.*bool or int"):
+            model.example_losses({**cbow_batch(), "context_mask": np.ones((2, 4), "float32")})
+
+
+def build_cbow_dataset_for_strategy_test():
+    """A tiny CBOW model and a word2vec_dataset (cpu:2 worker): Keras
+    averages a first batch over the replicas, so no batch value may be bool."""
+    model = Word2Vec(VOCABULARY, COUNTS, architecture="cbow", dimension=8, negatives=3, seed=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, len(VOCABULARY), 600).astype("int32")
+    return model, word2vec_dataset(ids, np.arange(600) // 10, COUNTS, "cbow", window=2, sample=0.0, batch_size=64,
+                                   seed=0, epochs=1), {}
 
 
 def build_for_strategy_test():

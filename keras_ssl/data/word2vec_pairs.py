@@ -320,7 +320,8 @@ def epoch_examples(ids, sentence_ids, counts, architecture="skip_gram", window=5
 
 def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, batch_size=1024,
                      seed=None, shuffle=True, prefetch=4, epochs=None, epochs_ahead=1):
-    """A `tf.data.Dataset` of word2vec batches for `Word2Vec.fit`; every
+    """A `tf.data.Dataset` of word2vec batches for `Word2Vec.fit` (the dicts
+    of `epoch_examples`, CBOW's `context_mask` as uint8); every
     iteration (every Keras epoch) is a new epoch drawn with `epoch_examples`
     on a worker thread, ahead of training (the sequence of epochs is fixed
     by `seed`, however far ahead they are drawn).
@@ -435,10 +436,17 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
             examples[key] = value
         return examples
 
-    def cut(examples):
+    def batch(examples, i):
         size = tf.shape(examples["centre"], out_type=tf.int64)[0]
-        return tf.data.Dataset.range(steps).map(
-            lambda i: {k: v[i * size // steps:(i + 1) * size // steps] for k, v in examples.items()})
+        values = {k: v[i * size // steps:(i + 1) * size // steps] for k, v in examples.items()}
+        if "context_mask" in values:
+            # uint8, not bool: Keras's fit under a tf.distribute strategy
+            # averages a first batch over the replicas, which fails on bool.
+            values["context_mask"] = tf.cast(values["context_mask"], tf.uint8)
+        return values
+
+    def cut(examples):
+        return tf.data.Dataset.range(steps).map(lambda i: batch(examples, i))
 
     dataset = tf.data.Dataset.range(1).map(epoch).flat_map(cut)
     return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(prefetch)

@@ -88,8 +88,9 @@ class Word2Vec(keras.Model):
 
     `fit` takes the dicts of `keras_ssl.data.word2vec_dataset`:
     `{"centre", "context"}` int32 `[batch]` for skip-gram; `{"context"`
-    int32 `[batch, 2 * window]`, `"context_mask"` bool, `"centre"}` for
-    CBOW. `call(ids)` returns the input vectors of int ids. The vocabulary
+    int32 `[batch, 2 * window]`, `"context_mask"` bool or uint8 (1 marks a
+    context word; the dataset's is uint8, which Keras can average over
+    replicas under a strategy), `"centre"}` for CBOW. `call(ids)` returns the input vectors of int ids. The vocabulary
     is part of the config, so a `.keras` file keeps it: `vector(word)`,
     `most_similar(word, k)` and `vectors` work after loading.
 
@@ -274,6 +275,10 @@ class Word2Vec(keras.Model):
             if not batch[key].dtype.is_integer:
                 raise ValueError(f"batch[{key!r}] must hold int word ids, got dtype {batch[key].dtype.name}")
             batch[key] = tf.cast(batch[key], tf.int32)
+        if "context_mask" in batch and not (batch["context_mask"].dtype.is_bool
+                                            or batch["context_mask"].dtype.is_integer):
+            raise ValueError(f"batch['context_mask'] must be bool or int (1 marks a context word), got dtype "
+                             f"{batch['context_mask'].dtype.name}")
         rank = 1 if self.architecture == "skip_gram" else 2
         if batch["context"].shape.rank not in (None, rank):
             raise ValueError(f"batch['context'] must have rank {rank} for {self.architecture}, got shape "
