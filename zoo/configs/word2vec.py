@@ -66,13 +66,15 @@ def get_config(quick=False):
     return config
 
 
-def _dataset(config, corpus_sentences, vocabulary, seed, shuffle=True):
+def _dataset(config, corpus_sentences, vocabulary, seed, shuffle=True, epochs=None):
     from keras_ssl.data import word2vec_dataset
 
+    # `epochs`: how often the dataset is iterated (no epoch beyond it is
+    # drawn ahead; a resumed run reads fewer, which costs only those draws).
     ids, sentence_ids = vocabulary.encode(corpus_sentences)
     return word2vec_dataset(ids, sentence_ids, vocabulary.counts, config["model"].get("architecture", "skip_gram"),
                             window=config["window"], sample=config["sample"], batch_size=config["batch_size"],
-                            seed=seed, shuffle=shuffle)
+                            seed=seed, shuffle=shuffle, epochs=epochs)
 
 
 def build(config, corpus, model_dir):
@@ -92,7 +94,7 @@ def build(config, corpus, model_dir):
     spec = dict(config["model"])
     cls = getattr(keras_ssl.methods, spec.pop("class"))
     model = cls(vocabulary.words, vocabulary.counts.tolist(), seed=config["seed"], **spec)
-    data = _dataset(config, corpus.words("train"), vocabulary, config["seed"])
+    data = _dataset(config, corpus.words("train"), vocabulary, config["seed"], epochs=config["epochs"])
     optimizer = dict(config["optimizer"])
     optimizer_cls = getattr(keras.optimizers, optimizer.pop("class"))
     learning_rate = keras.optimizers.schedules.PolynomialDecay(
@@ -106,7 +108,7 @@ def build(config, corpus, model_dir):
     if test_sentences:
         try:
             fit_kwargs["validation_data"] = _dataset(config, test_sentences, vocabulary, config["seed"] + 1,
-                                                     shuffle=False)
+                                                     shuffle=False, epochs=config["epochs"])
         except ValueError:  # No held-out example (a tiny test split).
             pass
     return model, data, fit_kwargs
@@ -138,7 +140,8 @@ def evaluate(model, corpus, model_dir):
                 config.update(json.load(f))
         config["model"] = {"architecture": model.architecture}
         try:
-            data = _dataset(config, test_sentences, WordVocabulary(vocabulary, model.counts), 1, shuffle=False)
+            data = _dataset(config, test_sentences, WordVocabulary(vocabulary, model.counts), 1, shuffle=False,
+                            epochs=1)
             results["held_out_loss"] = float(model.evaluate(data, verbose=0))
         except ValueError:
             pass
