@@ -20,7 +20,9 @@ class TestWord2VecBenchmark(TestCase):
         low, high = ours["time_ratio_range"]
         assert low <= ours["time_ratio_vs_gensim"] <= high
         assert ours["seconds"] > 0 and gensim["seconds"] > 0
-        assert ours["updates_per_batch"] == word2vec.UPDATES_PER_BATCH["cbow"]
+        assert ours["updates_per_batch"] == word2vec.BATCH_SIZE["cbow"] // word2vec.UPDATE_SIZE
+        # A batch size of the command line keeps updates of about UPDATE_SIZE.
+        assert [word2vec.updates_per_batch(b) for b in (100, 1024, 4096, 5000)] == [1, 1, 4, 5]
         # Both sets of vectors are scored on the same vocabulary.
         assert ours["vocabulary"] == gensim["vocabulary"] and ours["analogy_coverage"] == gensim["analogy_coverage"]
         with open(tmp_path / "results.json") as f:

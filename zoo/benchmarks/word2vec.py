@@ -42,7 +42,15 @@ ALPHA = {"skip_gram": 0.025, "cbow": 0.05}  # word2vec.c's defaults.
 # per-step work (sampling, padding, Keras's loop) against 8; the update
 # program compiles once, whatever the count.
 BATCH_SIZE = {"skip_gram": 16384, "cbow": 16384}
-UPDATES_PER_BATCH = {"skip_gram": 16, "cbow": 16}
+UPDATE_SIZE = 1024  # `--batch_size` changes the number of updates per step, not their size.
+
+
+def updates_per_batch(batch_size):
+    """SGD updates per step of `batch_size` examples: updates of about
+    `UPDATE_SIZE` examples (at least one)."""
+    return max(1, round(batch_size / UPDATE_SIZE))
+
+
 GENSIM_WORKERS = 2
 # Train steps per `fit` execution (Keras's `steps_per_execution`): one
 # call into the graph runs this many steps, saving Keras's per-step Python
@@ -89,7 +97,7 @@ def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size
                             sample=h["sample"], batch_size=batch_size, seed=seed, shuffle=shuffle,
                             epochs=h["epochs"], epochs_ahead=h["epochs"] - 1)
     model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=h["vector_size"],
-                     negatives=h["negative"], updates_per_batch=UPDATES_PER_BATCH[architecture],
+                     negatives=h["negative"], updates_per_batch=updates_per_batch(batch_size),
                      seed=seed)
     schedule = keras.optimizers.schedules.PolynomialDecay(alpha, len(data) * h["epochs"], h["min_alpha"])
     model.compile(optimizer=keras.optimizers.SGD(schedule), steps_per_execution=STEPS_PER_EXECUTION)
@@ -160,7 +168,7 @@ def run(output_dir, quick=False, corpus="all", architectures=("skip_gram", "cbow
                 row["workers"] = GENSIM_WORKERS
             else:
                 row["batch_size"] = batch_size or BATCH_SIZE[architecture]
-                row["updates_per_batch"] = UPDATES_PER_BATCH[architecture]
+                row["updates_per_batch"] = updates_per_batch(row["batch_size"])
                 row["steps_per_execution"] = STEPS_PER_EXECUTION
                 row["time_ratio_vs_gensim"] = float(np.median(ratios))
                 row["time_ratio_range"] = [min(ratios), max(ratios)]
