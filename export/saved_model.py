@@ -7,7 +7,6 @@ with a `serving_default` signature from uint8 `images` to a float32
 `embedding`, and `assets.extra/metadata.json` describing the run.
 """
 
-import json
 import os
 import sys
 
@@ -16,7 +15,7 @@ import tensorflow as tf
 
 import keras_ssl  # noqa: F401  (registers the serializable classes for loading runs)
 
-from export.versions import base_metadata, next_version_path, write_version_atomically
+from export.versions import base_metadata, next_version_path, read_run, write_version_atomically
 
 
 def export_encoder(model, export_base, metadata=None, version=None):
@@ -122,19 +121,11 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {argv[1:]}: pass only --model_dir, --export_base and --version")
     model_dir = FLAGS.model_dir
-    model_path = os.path.join(model_dir, "model.keras")
-    config_path = os.path.join(model_dir, "config.json")
-    if not os.path.isdir(model_dir):
-        sys.exit(f"error: model_dir {model_dir} does not exist: pass the run directory written by python -m zoo.train")
-    if not os.path.isfile(model_path):
-        sys.exit(f"error: no model.keras in {model_dir}: train first with python -m zoo.train --model_dir={model_dir}")
     try:
-        with open(config_path) as f:
-            config = json.load(f)
-    except (OSError, ValueError) as e:
-        sys.exit(f"error: cannot read {config_path} ({e}): pass a run directory written by python -m zoo.train")
-    if not isinstance(config, dict):
-        sys.exit(f"error: {config_path} must hold a JSON object: pass a run directory written by python -m zoo.train")
+        config = read_run(model_dir)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    model_path = os.path.join(model_dir, "model.keras")
     model = keras.saving.load_model(model_path, compile=False)
     metadata = {
         "method": config.get("method", type(model).__name__.lower()),

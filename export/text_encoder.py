@@ -25,7 +25,6 @@ in Python, a TF Serving build with TF Text ops of a matching version.
 `assets.extra/` holds `metadata.json` and the `vocab.txt`.
 """
 
-import json
 import os
 import sys
 
@@ -34,7 +33,7 @@ import tensorflow as tf
 
 import keras_ssl  # noqa: F401  (registers the serializable classes for loading runs)
 
-from export.versions import base_metadata, next_version_path, write_version_atomically
+from export.versions import base_metadata, next_version_path, read_run, write_version_atomically
 
 
 def export_text_encoder(model, vocabulary, export_base, sequence_length=None, metadata=None, version=None):
@@ -213,24 +212,13 @@ def main(argv):
         sys.exit(f"error: unexpected arguments {argv[1:]}: pass only --model_dir, --export_base, --version and "
                  "--sequence_length")
     model_dir = FLAGS.model_dir
-    if not os.path.isdir(model_dir):
-        sys.exit(f"error: model_dir {model_dir} does not exist: pass the run directory written by python -m zoo.train")
+    try:
+        config = read_run(model_dir, files=("model.keras", "vocab.txt"), config_required=False,
+                          train="python -m zoo.train --method=bert")
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     model_path = os.path.join(model_dir, "model.keras")
     vocabulary_path = os.path.join(model_dir, "vocab.txt")
-    for required in (model_path, vocabulary_path):
-        if not os.path.isfile(required):
-            sys.exit(f"error: no {os.path.basename(required)} in {model_dir}: train a BERT run first with "
-                     f"python -m zoo.train --method=bert --model_dir={model_dir}")
-    config = {}
-    config_path = os.path.join(model_dir, "config.json")
-    if os.path.isfile(config_path):
-        try:
-            with open(config_path) as f:
-                config = json.load(f)
-        except (OSError, ValueError) as e:
-            sys.exit(f"error: cannot read {config_path} ({e}): pass a run directory written by python -m zoo.train")
-        if not isinstance(config, dict):
-            sys.exit(f"error: {config_path} must hold a JSON object: pass a run directory written by zoo.train")
     import keras_hub  # noqa: F401  (registers the backbone for loading)
 
     model = keras.saving.load_model(model_path, compile=False)

@@ -1,12 +1,37 @@
-"""What every exporter shares: the next TF Serving version directory, and
-writing it atomically (a hidden temporary directory beside it, renamed when
-complete) with `assets.extra/metadata.json`."""
+"""What every exporter shares: reading the training run directory, the next
+TF Serving version directory, and writing it atomically (a hidden temporary
+directory beside it, renamed when complete) with
+`assets.extra/metadata.json`."""
 
 import datetime
 import json
 import os
 import shutil
 import tempfile
+
+
+def read_run(model_dir, files=("model.keras",), config_required=True, train="python -m zoo.train"):
+    """The `config.json` of a run directory written by `zoo.train` (`{}` if
+    it is absent and not `config_required`), after checking that the
+    directory and each of `files` exist. Raises ValueError with one line
+    that says what is missing and how to make it (`train`: the command
+    that writes such a run)."""
+    if not os.path.isdir(model_dir):
+        raise ValueError(f"model_dir {model_dir} does not exist: pass the run directory written by {train}")
+    for name in files:
+        if not os.path.isfile(os.path.join(model_dir, name)):
+            raise ValueError(f"no {name} in {model_dir}: train first with {train} --model_dir={model_dir}")
+    config_path = os.path.join(model_dir, "config.json")
+    if not config_required and not os.path.exists(config_path):
+        return {}
+    try:
+        with open(config_path) as f:
+            config = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read {config_path} ({e}): pass a run directory written by {train}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path} must hold a JSON object: pass a run directory written by {train}")
+    return config
 
 
 def next_version_path(export_base, version=None):

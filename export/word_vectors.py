@@ -8,14 +8,13 @@ whose `serving_default` signature maps `words` (tf.string `[batch]`) to
 with `assets.extra/metadata.json` describing the run.
 """
 
-import json
 import os
 import sys
 
 import numpy as np
 import tensorflow as tf
 
-from export.versions import base_metadata, next_version_path, write_version_atomically
+from export.versions import base_metadata, next_version_path, read_run, write_version_atomically
 
 OOV_VECTOR = "zeros"
 
@@ -135,20 +134,11 @@ def main(argv):
     if len(argv) > 1:
         sys.exit(f"error: unexpected arguments {argv[1:]}: pass only --model_dir, --export_base and --version")
     model_dir = FLAGS.model_dir
+    try:
+        config = read_run(model_dir, config_required=False, train="python -m zoo.train --method=word2vec")
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     model_path = os.path.join(model_dir, "model.keras")
-    config_path = os.path.join(model_dir, "config.json")
-    if not os.path.isdir(model_dir):
-        sys.exit(f"error: model_dir {model_dir} does not exist: pass the run directory written by python -m zoo.train")
-    if not os.path.isfile(model_path):
-        sys.exit(f"error: no model.keras in {model_dir}: train first with python -m zoo.train --method=word2vec "
-                 f"--model_dir={model_dir}")
-    config = {}
-    if os.path.exists(config_path):
-        try:
-            with open(config_path) as f:
-                config = json.load(f)
-        except (OSError, ValueError) as e:
-            sys.exit(f"error: cannot read {config_path} ({e}): pass a run directory written by python -m zoo.train")
     import keras
 
     import keras_ssl  # noqa: F401  (registers Word2Vec)

@@ -136,6 +136,29 @@ def test_existing_version_is_refused_and_untouched(model, export_base):
 
 
 @pytest.mark.subprocess
+def test_read_run_checks_the_run_directory(tmp_path):
+    from export.versions import read_run
+
+    run = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"model_dir .*run does not exist: pass the run directory written by x"):
+        read_run(str(run), train="x")
+    run.mkdir()
+    (run / "model.keras").write_text("")
+    with pytest.raises(ValueError, match=r"no vocab.txt in .*run: train first with x --model_dir="):
+        read_run(str(run), files=("model.keras", "vocab.txt"), train="x")
+    assert read_run(str(run), config_required=False) == {}
+    with pytest.raises(ValueError, match="cannot read .*config.json"):
+        read_run(str(run))
+    (run / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="cannot read .*config.json"):
+        read_run(str(run), config_required=False)
+    (run / "config.json").write_text("[1]")
+    with pytest.raises(ValueError, match="must hold a JSON object"):
+        read_run(str(run))
+    (run / "config.json").write_text(json.dumps({"method": "simclr"}))
+    assert read_run(str(run)) == {"method": "simclr"}
+
+
 def test_cli(model, tmp_path):
     model_dir = tmp_path / "run"
     model_dir.mkdir()

@@ -133,3 +133,11 @@ class TestExport(TestCase):
                              f"--export_base={base}"])
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith("error: model_dir")
+        # A config.json that is not an object: one error line (it crashed
+        # with a traceback before the exporters shared read_run).
+        (model_dir / "config.json").write_text("[1, 2]")
+        result = run_python(["-m", "export.word_vectors", f"--model_dir={model_dir}", f"--export_base={base}"])
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].endswith("must hold a JSON object: pass a run directory "
+                                                               "written by python -m zoo.train --method=word2vec")
+        assert sorted(os.listdir(base)) == ["1"]
