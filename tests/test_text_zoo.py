@@ -2,6 +2,7 @@
 
 import json
 import os
+import zipfile
 
 import pytest
 
@@ -39,10 +40,13 @@ def test_image_flags_on_a_text_method_fail_in_one_line(tmp_path):
 def test_word2vec_run_writes_vectors_plot_and_evaluation(tmp_path):
     model_dir = str(tmp_path / "w2v")
     result = run_python(["-m", "zoo.train", "--method=word2vec", "--dataset=lee", f"--model_dir={model_dir}",
-                         "--quick", "--epochs=1", "--verbose=0"])
+                         "--quick", "--epochs=1", "--verbose=0", "--batch_size=2048"])
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("config.json", "model.keras", "vocabulary.tsv", "words.png", "neighbours.txt", "evaluation.json"):
         assert os.path.exists(os.path.join(model_dir, name)), name
+    # --batch_size keeps SGD updates of about 1024 examples: 2 per batch of 2048.
+    with zipfile.ZipFile(os.path.join(model_dir, "model.keras")) as archive:
+        assert json.load(archive.open("config.json"))["config"]["updates_per_batch"] == 2
     held_out = json.load(open(os.path.join(model_dir, "evaluation.json")))["held_out"]
     assert 0 <= held_out["analogy_accuracy"] <= 1 and 0 < held_out["analogy_coverage"] <= 1
     assert -1 <= held_out["wordsim353_spearman"] <= 1 and 0 < held_out["wordsim353_coverage"] <= 1

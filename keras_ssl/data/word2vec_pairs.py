@@ -397,12 +397,13 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
     worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="word2vec_epochs")
     draw = functools.partial(epoch_examples, ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
     upcoming = collections.deque([worker.submit(_examples, first, architecture, window, rng, shuffle)])
-    drawn = [1]  # Epochs submitted to the worker.
+    drawn = 1  # Epochs submitted to the worker.
 
     def draw_ahead(depth):
-        while len(upcoming) < depth and (epochs is None or drawn[0] < epochs):
+        nonlocal drawn
+        while len(upcoming) < depth and (epochs is None or drawn < epochs):
             upcoming.append(worker.submit(draw))
-            drawn[0] += 1
+            drawn += 1
 
     draw_ahead(1 + epochs_ahead)
 

@@ -11,6 +11,21 @@ from keras_ssl.distribute import is_multi_worker
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 
+# Examples per SGD update that keep gensim's quality and run fastest on CPU
+# (see `Word2Vec`'s "Speed").
+UPDATE_SIZE = 1024
+
+
+def updates_per_batch(batch_size, update_size=UPDATE_SIZE):
+    """`Word2Vec`'s `updates_per_batch` for batches of `batch_size`:
+    updates of about `update_size` examples (at least one).
+
+    >>> updates_per_batch(16384), updates_per_batch(5000), updates_per_batch(100)
+    (16, 5, 1)
+    """
+    return max(1, round(batch_size / update_size))
+
+
 def plain_sgd(optimizer):
     """Whether `optimizer` is `keras.optimizers.SGD` with nothing added
     (momentum, weight decay, clipping, EMA, accumulation, loss scaling):
@@ -106,7 +121,8 @@ class Word2Vec(keras.Model):
         noise_exponent: float. Exponent of the unigram noise distribution
             (0.75).
         updates_per_batch: int. SGD updates each batch is split into (8;
-            with plain SGD, see above).
+            with plain SGD, see above). `updates_per_batch(batch_size)` of
+            this module gives updates of about `UPDATE_SIZE` = 1024.
         seed: int. Seed of the initial vectors and of the noise draws.
 
     Example:
@@ -244,7 +260,10 @@ class Word2Vec(keras.Model):
     def example_losses(self, batch, negatives=None):
         """Negative-sampling loss of each example, float32 `[batch]`, with
         `negatives` (int `[batch, negatives]`) drawn if not given."""
-        batch = self.check_batch(batch)
+        return self._example_losses(self.check_batch(batch), negatives)
+
+    def _example_losses(self, batch, negatives=None):
+        """`example_losses` of a batch `check_batch` has passed."""
         h, positives = self.hidden(batch)
         if negatives is None:
             negatives = self.sample_negatives([tf.shape(positives)[0], self.negatives])
@@ -324,7 +343,7 @@ class Word2Vec(keras.Model):
             # TF's kernels and the optimizer's apply, one update per batch
             # (any optimizer, and any tf.distribute strategy).
             with tf.GradientTape() as tape:
-                losses = self.example_losses(batch, negatives)
+                losses = self._example_losses(batch, negatives)
                 # word2vec's update: the sum over the global batch. Replica
                 # gradients are summed, so each replica differentiates its sum.
                 objective = scaled_loss(self.optimizer, tf.reduce_sum(losses), replica_mean=False)
@@ -341,8 +360,8 @@ class Word2Vec(keras.Model):
             return self.update_trackers(tf.identity(loss), size)
 
     def sgd_update(self, batch, negatives, weights, apply=True):
-        """One word2vec SGD update `v -= lr * dL/dv` of the rows `batch`
-        touches, where `L` is the sum of the example losses times `weights`
+        """One word2vec SGD update `v -= lr * dL/dv` of the rows `batch` (a
+        part of a batch `check_batch` has passed) touches, where `L` is the sum of the example losses times `weights`
         (0 marks padding) and `lr` the optimizer's learning rate at this
         train step (word2vec.c also re-reads its decaying rate only every
         10,000 words). The XLA train step's body, run `updates_per_batch`
@@ -353,7 +372,7 @@ class Word2Vec(keras.Model):
         learning_rate = tf.cast(self.optimizer.learning_rate, "float32")
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
-            losses = self.example_losses(batch, negatives) * weights
+            losses = self._example_losses(batch, negatives) * weights
             loss = tf.reduce_sum(losses)
         gradients = tape.gradient(loss, variables)
         apply = tf.logical_and(apply, tf.reduce_all(tf.math.is_finite(losses)))

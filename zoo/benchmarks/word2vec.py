@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from keras_ssl.methods.word2vec import UPDATE_SIZE, updates_per_batch  # noqa: F401  (UPDATE_SIZE re-exported)
+
 HYPERPARAMETERS = {
     "vector_size": 100,
     "window": 5,
@@ -34,23 +36,15 @@ HYPERPARAMETERS = {
     "min_alpha": 1e-4,
 }
 ALPHA = {"skip_gram": 0.025, "cbow": 0.05}  # word2vec.c's defaults.
-# Examples per train step, and SGD updates per step (`Word2Vec`'s
-# `updates_per_batch`): updates of 1024 examples, which keep gensim's
-# quality and run fastest on CPU (measured, 2 cores, per example: skip-gram
-# 0.63 / 0.49 / 0.38 / 0.38 us at updates of 256 / 512 / 1024 / 2048, CBOW
-# 0.91 / 0.77 / 0.63 / 0.68 us), 16 of them per step, which halves the
-# per-step work (sampling, padding, Keras's loop) against 8; the update
-# program compiles once, whatever the count.
+# Examples per train step: 16 SGD updates (`Word2Vec`'s `updates_per_batch`)
+# of `UPDATE_SIZE` = 1024 examples, which keep gensim's quality and run
+# fastest on CPU (measured, 2 cores, per example: skip-gram 0.63 / 0.49 /
+# 0.38 / 0.38 us at updates of 256 / 512 / 1024 / 2048, CBOW 0.91 / 0.77 /
+# 0.63 / 0.68 us); 16 per step halve the per-step work (sampling, padding,
+# Keras's loop) against 8, and the update program compiles once, whatever
+# the count. `--batch_size` changes the number of updates per step, not
+# their size.
 BATCH_SIZE = {"skip_gram": 16384, "cbow": 16384}
-UPDATE_SIZE = 1024  # `--batch_size` changes the number of updates per step, not their size.
-
-
-def updates_per_batch(batch_size):
-    """SGD updates per step of `batch_size` examples: updates of about
-    `UPDATE_SIZE` examples (at least one)."""
-    return max(1, round(batch_size / UPDATE_SIZE))
-
-
 GENSIM_WORKERS = 2
 # Train steps per `fit` execution (Keras's `steps_per_execution`): one
 # call into the graph runs this many steps, saving Keras's per-step Python

@@ -38,9 +38,6 @@ def get_config(quick=False):
             "dimension": 100,
             "negatives": 5,
             "noise_exponent": 0.75,
-            # Each batch of 16384 is 16 SGD updates of 1024 (one XLA
-            # program, compiled once, run 16 times per step).
-            "updates_per_batch": 16,
         },
         # word2vec's SGD: linear decay to end_learning_rate over the run.
         "optimizer": {"class": "SGD", "learning_rate": 0.025, "end_learning_rate": 1e-4},
@@ -60,7 +57,6 @@ def get_config(quick=False):
         config["model"]["dimension"] = 50
         config["epochs"] = 2
         config["batch_size"] = 1024
-        config["model"]["updates_per_batch"] = 1
         config["optimizer"]["learning_rate"] = 0.05
         config["corpus"] = "wordnet"
     return config
@@ -86,6 +82,7 @@ def build(config, corpus, model_dir):
 
     import keras_ssl
     from keras_ssl.data import WordVocabulary
+    from keras_ssl.methods.word2vec import updates_per_batch
 
     vocabulary = WordVocabulary.build(corpus.words("train"), min_count=config["min_count"])
     os.makedirs(model_dir, exist_ok=True)
@@ -93,6 +90,9 @@ def build(config, corpus, model_dir):
         f.writelines(f"{w}\t{c}\n" for w, c in zip(vocabulary.words, vocabulary.counts.tolist()))
     spec = dict(config["model"])
     cls = getattr(keras_ssl.methods, spec.pop("class"))
+    # Each batch is SGD updates of about 1024 examples (16 for the default
+    # 16384; one XLA program, compiled once), whatever --batch_size.
+    spec.setdefault("updates_per_batch", updates_per_batch(config["batch_size"]))
     model = cls(vocabulary.words, vocabulary.counts.tolist(), seed=config["seed"], **spec)
     data = _dataset(config, corpus.words("train"), vocabulary, config["seed"], epochs=config["epochs"])
     optimizer = dict(config["optimizer"])
