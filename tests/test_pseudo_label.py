@@ -50,16 +50,26 @@ class TestPseudoLabelCrossEntropy:
         p0, p2 = 54.0 / 56.0, np.exp(10.0) / (np.exp(10.0) + 2.0)
         np.testing.assert_allclose(float(loss), (-np.log(p0) - np.log(p2)) / 4, rtol=1e-5)
 
-    @pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.8, 0.95, 1.0])
+    @pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.8, 0.95, 0.999])
     def test_matches_numpy(self, rng, threshold):
         logits = (rng.normal(size=(64, 4)) * 3).astype("float32")
-        logits[0] = [100.0, -100.0, 0.0, 0.0]  # probability exactly 1 in float32: passes threshold 1
+        logits[0] = [100.0, -100.0, 0.0, 0.0]  # Probability 1 up to rounding: passes every threshold.
         loss, mask, labels = pseudo_label_cross_entropy(logits, threshold=threshold)
         expected_loss, expected_mask, expected_labels = np_pseudo_label_loss(logits, threshold)
         assert 0 < expected_mask.sum() and (threshold == 0.0 or expected_mask.sum() < 64)
+        # No probability lies within float32 rounding of the threshold, so the
+        # mask does not hinge on the last bit of the CPU's softmax kernel.
+        assert np.all(np.abs(np_softmax(logits).max(-1) - threshold) > 1e-5)
         np.testing.assert_array_equal(mask.numpy(), expected_mask)
         np.testing.assert_array_equal(labels.numpy(), expected_labels)
         np.testing.assert_allclose(float(loss), expected_loss, rtol=1e-5, atol=1e-7)
+
+    @pytest.mark.parametrize("threshold", [1.0, 1.5, -0.1])
+    def test_threshold_outside_zero_to_one_is_rejected(self, threshold):
+        # 1.0 would keep the rows whose float32 softmax rounds to exactly 1,
+        # a set that differs between CPUs.
+        with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\)"):
+            pseudo_label_cross_entropy(np.zeros((2, 3), "float32"), threshold=threshold)
 
     def test_threshold_zero_is_lees_rule(self, rng):
         logits = rng.normal(size=(10, 5)).astype("float32")
@@ -91,10 +101,6 @@ class TestPseudoLabelCrossEntropy:
             loss, _, _ = pseudo_label_cross_entropy(tf.constant(logits), target_logits=target, threshold=0.0)
         assert tape.gradient(loss, target) is None
 
-    def test_bad_threshold(self):
-        with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
-            pseudo_label_cross_entropy(np.zeros((2, 3), "float32"), threshold=1.5)
-
 
 class TestPseudoLabel(TestCase):
     def test_unsupervised_loss_and_mask_rate_match_numpy_from_the_model_logits(self, data):
@@ -105,8 +111,13 @@ class TestPseudoLabel(TestCase):
             # One forward pass over the labelled and unlabelled images together.
             logits = model.logits(tf.concat([batch["x_l"], batch["x_u"]], axis=0), training=training).numpy()
             logits_l, logits_u = logits[: len(x_l)], logits[len(x_l):]
-            # A threshold between the model's confidences, so some pass and some not.
-            model.threshold = float(np.median(np_softmax(logits_u).max(axis=-1)))
+            # A threshold midway between two of the model's confidences, so
+            # some pass and some not, and none within rounding of it.
+            confidences = np.sort(np_softmax(logits_u).max(axis=-1))
+            gaps = np.diff(confidences)
+            middle = len(gaps) // 2 + np.argmax(gaps[len(gaps) // 2:])
+            assert gaps[middle] > 1e-5
+            model.threshold = float(confidences[middle] + gaps[middle] / 2)
             results = model.compute_losses(batch, training=training)
             unsupervised, mask, _ = np_pseudo_label_loss(logits_u, model.threshold)
             assert 0 < mask.sum() < len(mask)
@@ -159,8 +170,9 @@ class TestPseudoLabel(TestCase):
         restored.fit(batches(data), epochs=1, verbose=0)
 
     def test_bad_threshold(self):
-        with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\]"):
-            tiny_model(threshold=-0.1)
+        for threshold in (-0.1, 1.0):
+            with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\)"):
+                tiny_model(threshold=threshold)
 
 
 @pytest.mark.slow

@@ -3,6 +3,15 @@
 import tensorflow as tf
 
 
+def check_threshold(threshold):
+    """Raises a one-line `ValueError` unless `0 <= threshold < 1`."""
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(
+            f"threshold must be in [0, 1), got {threshold}: a probability reaches 1.0 only by float rounding, "
+            "so use e.g. 0.999 to keep only the most confident pseudo-labels"
+        )
+
+
 def pseudo_label_cross_entropy(logits, target_logits=None, threshold=0.0):
     """Cross-entropy of `logits` against the argmax class of `target_logits`,
     kept only where that class's probability reaches `threshold`.
@@ -17,12 +26,17 @@ def pseudo_label_cross_entropy(logits, target_logits=None, threshold=0.0):
     examples, not over the masked-in ones, so its scale does not blow up
     when few pass.
 
+    The threshold lies in [0, 1): a float32 softmax reaches exactly 1.0 only
+    through rounding, which differs between CPUs' vectorised kernels, so a
+    threshold of 1.0 would keep an arbitrary, machine-dependent set. It is
+    rejected (`check_threshold`); use e.g. 0.999 to keep only the surest.
+
     Args:
         logits: float tensor `[batch, num_classes]`. Predictions to train.
         target_logits: float tensor `[batch, num_classes]`. Predictions the
             pseudo-labels come from (another view, a teacher); `logits`
             itself when None.
-        threshold: float. Smallest max-probability kept, in [0, 1].
+        threshold: float. Smallest max-probability kept, in [0, 1).
 
     Returns:
         `(loss, mask, pseudo_labels)`: the float32 scalar loss, the float32
@@ -36,8 +50,7 @@ def pseudo_label_cross_entropy(logits, target_logits=None, threshold=0.0):
     >>> mask.numpy(), labels.numpy()
     (array([1., 0.], dtype=float32), array([0, 0], dtype=int32))
     """
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    check_threshold(threshold)
     logits = tf.cast(logits, tf.float32)
     targets = logits if target_logits is None else tf.cast(target_logits, tf.float32)
     probabilities = tf.nn.softmax(tf.stop_gradient(targets), axis=-1)

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_ssl.losses.pseudo_label_cross_entropy import pseudo_label_cross_entropy
+from keras_ssl.losses.pseudo_label_cross_entropy import check_threshold, pseudo_label_cross_entropy
 from keras_ssl.methods.semi_supervised_method import SemiSupervisedMethod
 
 
@@ -42,7 +42,7 @@ class PseudoLabel(SemiSupervisedMethod):
         backbone: keras.Model. Encoder from raw pixels to features.
         num_classes: int. Number of classes.
         threshold: float. Smallest max-probability for a pseudo-label to
-            count, in [0, 1].
+            count, in [0, 1) (1.0 is rejected: see `pseudo_label_cross_entropy`).
         unsupervised_weight: float. `alpha_f`, the largest weight of the
             pseudo-label term.
         rampup_steps: int. Steps of the sigmoid ramp-up of that weight (0:
@@ -66,8 +66,7 @@ class PseudoLabel(SemiSupervisedMethod):
                  augmenter=None, seed=None, **kwargs):
         super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
                          dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        check_threshold(threshold)
         self.threshold = float(threshold)
 
     def compute_losses(self, batch, training):
