@@ -6,7 +6,12 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED = 1
 
-.PHONY: demo test setup data benchmark clean
+# Tests run on pytest-xdist workers, one per core by default; tests/conftest.py
+# gives each worker its share of the cores for TensorFlow's and BLAS's threads.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadscope
+
+.PHONY: demo test test-fast setup data benchmark clean
 
 setup: $(STAMP) data
 
@@ -33,7 +38,12 @@ demo: setup
 	$(PY) -m zoo.demo --model_dir=runs/demo --export_base=serving/simclr
 
 test: setup
-	$(PY) -m pytest -q -ra --durations=15
+	$(PYTEST) --durations=15
+
+# The edit-test loop: every test but the slow ones (learns-tests, zoo and
+# benchmark runs, multi-process strategies).
+test-fast: setup
+	$(PYTEST) -m "not slow"
 
 benchmark: setup
 	$(PY) -m zoo.benchmark --suite=simclr --output_dir=benchmarks/simclr
