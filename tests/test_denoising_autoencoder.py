@@ -223,11 +223,12 @@ class TestDenoisingAutoencoderBadInput:
 @pytest.mark.slow
 class TestDenoisingAutoencoderLearns:
     def test_best_stage_probe_beats_random_init_on_fashion_mnist(self, fashion_mnist):
-        # Masking noise 25%, batch 32, 3 epochs on 4000 images; ConvNet(16,
+        # Masking noise 25%, batch 32, 1 epoch on 2000 images; ConvNet(16,
         # 32, 64), best stage, 256 features per stage, 2000 / 10000 probe
-        # images. Measured: seed 0 0.8342 vs random init 0.8144, seed 1
-        # 0.8310 vs 0.8259.
+        # images. Measured: seed 0 0.8308 vs random init 0.8144, seed 1
+        # 0.8346 vs 0.8259 (seed 1 stays 0.005-0.009 above random init for
+        # every budget tried up to 3 epochs on 4000 images).
         trained, random, _ = pretext_stage_probes(
             lambda b: DenoisingAutoencoder(b, noise="masking", noise_level=0.25, seed=0), fashion_mnist,
-            dict(batch_size=32, epochs=3), learning_rate=1e-3)
+            dict(batch_size=32, epochs=1), learning_rate=1e-3, pretrain_size=2000)
         assert max(trained.values()) > max(random.values()) + 0.005

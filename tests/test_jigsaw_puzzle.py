@@ -262,10 +262,11 @@ class TestJigsawPuzzleBadInput:
 @pytest.mark.slow
 class TestJigsawPuzzleLearns:
     def test_best_stage_probe_beats_random_init_on_fashion_mnist(self, fashion_mnist):
-        # ConvNet(16, 32, 64), 3 epochs on 4000 images; best stage, 256
+        # ConvNet(16, 32, 64), 3 epochs on 2000 images; best stage, 256
         # features per stage, 2000 / 10000 probe images. Measured: seed 0
-        # 0.8279 vs random init 0.8144, seed 1 0.8378 vs 0.8259.
+        # 0.8272 vs random init 0.8144, seed 1 0.8368 vs 0.8259 (pretext
+        # accuracy 0.89 / 0.88).
         trained, random, history = pretext_stage_probes(lambda b: JigsawPuzzle(b, seed=0), fashion_mnist,
-                                                        dict(batch_size=64, epochs=3))
+                                                        dict(batch_size=64, epochs=3), pretrain_size=2000)
         assert history.history["accuracy"][-1] > 0.5  # The pretext task is learned (chance 0.01).
         assert max(trained.values()) > max(random.values()) + 0.005

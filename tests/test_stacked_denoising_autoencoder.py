@@ -196,14 +196,15 @@ class TestStackedDenoisingAutoencoderBadInput:
 class TestStackedDenoisingAutoencoderLearns(TestCase):
     def test_pretraining_beats_random_init_on_fashion_mnist(self, fashion_mnist):
         # Real data: a Fashion-MNIST subset. MLP (256, 128) sigmoid,
-        # pretrained layer by layer (masking 25%, 10 epochs per layer, batch
+        # pretrained layer by layer (masking 25%, 2 epochs per layer, batch
         # 64, Adam 3e-3) on 10000 images; 1000 other labelled training
         # images; 1000 test images. Measured, SDAE vs the same MLP at random
         # init (same seed), linear probe on the top layer / fine-tuned
         # (10 epochs, the paper's second phase):
-        #   seed 0: probe 0.790 vs 0.750, fine-tuned 0.794 vs 0.776
-        #   seed 1: probe 0.798 vs 0.762, fine-tuned 0.790 vs 0.760
-        #   seed 2: probe 0.795 vs 0.750, fine-tuned 0.796 vs 0.778
+        #   seed 0: probe 0.779 vs 0.750, fine-tuned 0.799 vs 0.770
+        #   seed 1: probe 0.801 vs 0.748, fine-tuned 0.782 vs 0.765
+        # (10 epochs per layer: seed 0 probe 0.790 vs 0.750, seed 1 0.819 vs
+        # 0.748; 1 epoch per layer fails fine-tuned at seed 1.)
         # The test runs seed 0.
         rng = np.random.default_rng(0)
         order = rng.permutation(len(fashion_mnist.x_train))
@@ -217,7 +218,7 @@ class TestStackedDenoisingAutoencoderLearns(TestCase):
         random_backbone = random_init_copy(backbone, seed=0)
         model = StackedDenoisingAutoencoder(backbone, noise="masking", noise_level=0.25, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(3e-3))
-        model.pretrain(x_pretrain, epochs_per_layer=10, batch_size=64, verbose=0)
+        model.pretrain(x_pretrain, epochs_per_layer=2, batch_size=64, verbose=0)
 
         def probe(encoder):
             return linear_probe_accuracy(extract_features(encoder, x_labelled), y_labelled,
