@@ -177,7 +177,7 @@ def digits_semi_supervised_accuracy(cls, seed, steps, batch_size=32, unlabelled_
     return (model, accuracy) if return_model else accuracy
 
 
-_RANDOM_INIT_PROBES = {}  # (filters, image shape, seed, max_dim, probe_size) -> stage accuracies
+_RANDOM_INIT_PROBES = {}  # (dataset, filters, seed, max_dim, probe_size) -> stage accuracies
 
 
 def pretext_stage_probes(make_method, fashion_mnist, fit_kwargs, seed=0, max_dim=256, pretrain_size=4000,
@@ -211,7 +211,9 @@ def pretext_stage_probes(make_method, fashion_mnist, fit_kwargs, seed=0, max_dim
     # global RNG, which the method's heads then continue from); its probes,
     # the same for every pretext method on this backbone, once per process.
     random_copy = random_init_copy(backbone, seed=seed)
-    key = (tuple(filters), tuple(fashion_mnist.image_shape), seed, max_dim, probe_size)
+    # The dataset by identity (the session fixture), not by shape: another
+    # dataset of the same shape must not reuse these numbers.
+    key = (id(fashion_mnist), tuple(filters), seed, max_dim, probe_size)
     if key not in _RANDOM_INIT_PROBES:
         _RANDOM_INIT_PROBES[key] = probes(random_copy)
     random = dict(_RANDOM_INIT_PROBES[key])
