@@ -89,17 +89,38 @@ def test_killed_run_resumes_from_last_completed_epoch(tmp_path):
     assert "iterations 96" in check.stdout, check.stdout + check.stderr[-2000:]
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--method=byol", "--dataset=digits", "--model_dir={d}"], "Unknown method 'byol'"),
-        (["--method=simclr", "--dataset=cifar", "--model_dir={d}"], "Unknown dataset 'cifar'"),
-        (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--batch_size=4096"], "larger than the dataset"),
-        (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--strategy=gpu:2"], "Unknown strategy"),
-        (["--method=simclr", "--dataset=digits"], "--model_dir is required"),
-    ],
-)
-def test_bad_train_flags_give_one_line(tmp_path, args, message):
+BAD_TRAIN_FLAGS = [
+    (["--method=byol", "--dataset=digits", "--model_dir={d}"], "Unknown method 'byol'"),
+    (["--method=simclr", "--dataset=cifar", "--model_dir={d}"], "Unknown dataset 'cifar'"),
+    (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--batch_size=4096"], "larger than the dataset"),
+    (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--strategy=gpu:2"], "Unknown strategy"),
+    (["--method=simclr", "--dataset=digits"], "--model_dir is required"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_TRAIN_FLAGS)
+def test_bad_train_flags_give_one_line(tmp_path, capsys, args, message):
+    # In this process (a fresh Python costs seconds of TensorFlow import a
+    # case): the flags parsed as absl parses them, then zoo.train's main.
+    from absl import flags
+    from absl.testing import flagsaver
+
+    from zoo import train
+
+    with flagsaver.flagsaver():
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["zoo.train", *[a.format(d=tmp_path / "run") for a in args]])
+        with pytest.raises(SystemExit) as exited:
+            train.main([])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert last_line(err).startswith("error: ") and message in last_line(err), err[-2000:]
+    assert "Traceback" not in err
+    assert not os.path.exists(tmp_path / "run" / "model.keras")
+
+
+def test_bad_train_flag_exits_with_one_line_from_the_command_line(tmp_path):
+    args, message = BAD_TRAIN_FLAGS[0]
     result = run_python(["-m", "zoo.train", *[a.format(d=tmp_path / "run") for a in args]])
     assert_one_line_error(result, message)
     assert not os.path.exists(tmp_path / "run" / "model.keras")
