@@ -6,7 +6,8 @@ the builder inside `strategy.scope()`), what `fit` takes as `x`, and extra
 `fit` arguments (e.g. `batch_size`, `steps_per_epoch`). The worker fits
 each case for one epoch and prints one JSON line per case:
 
-    {"case": "tests.test_rotation:build_for_strategy_test", "replicas": 2, "loss": 1.38, "finite": true}
+    {"case": "tests.test_rotation:build_for_strategy_test", "replicas": 2, "loss": 1.38, "finite": true,
+     "seconds": 2.5}
 
     python tests/workers/fit_under_strategy.py --strategy=cpu:2 \
         tests.test_rotation:build_for_strategy_test tests.test_jigsaw:build_for_strategy_test
@@ -16,6 +17,7 @@ worker exits 1 after the other cases.
 """
 
 import argparse
+import time
 import importlib
 import json
 import os
@@ -41,6 +43,7 @@ def main(argv=None):
     failed = False
     for case in args.cases:
         module_name, function_name = case.split(":")
+        start = time.time()
         try:
             builder = getattr(importlib.import_module(module_name), function_name)
             with strategy.scope():
@@ -49,7 +52,8 @@ def main(argv=None):
             losses = {k: float(np.ravel(v)[-1]) for k, v in history.history.items()}
             loss = losses.get("loss", next(iter(losses.values())))
             result = {"case": case, "replicas": int(strategy.num_replicas_in_sync), "loss": loss,
-                      "metrics": losses, "finite": bool(all(np.isfinite(v) for v in losses.values()))}
+                      "metrics": losses, "finite": bool(all(np.isfinite(v) for v in losses.values())),
+                      "seconds": round(time.time() - start, 1)}
         except Exception as error:  # Reported per case; the test prints it.
             failed = True
             last = traceback.format_exc().strip().splitlines()[-1]
