@@ -179,16 +179,17 @@ class TestPseudoLabel(TestCase):
 class TestPseudoLabelLearns:
     def test_beats_supervised_only_on_digits(self):
         # Real data: scikit-learn's digits with 50 labels. Same backbone,
-        # augmenter, dropout (none), optimizer and 1500 steps for both;
-        # test accuracy by seed (this test uses seed 0):
-        #   seed 0: pseudo-label 0.931, supervised-only 0.851
-        #   seed 1: pseudo-label 0.920, supervised-only 0.876
-        #   seed 2: pseudo-label 0.940, supervised-only 0.869
-        #   seed 3: pseudo-label 0.902, supervised-only 0.853
+        # augmenter, dropout (none), optimizer and 1100 steps for both;
+        # test accuracy by seed (this test uses seed 0), on an AMD EPYC (AVX-512):
+        #   seed 0: pseudo-label 0.898, supervised-only 0.838 (+0.060)
+        #   seed 1: pseudo-label 0.922, supervised-only 0.884 (+0.038)
+        # At 800 steps (rampup 267) both seeds gained only +0.002: pseudo-labels
+        # need a confident model. At 1500 steps (rampup 500): +0.080, +0.044,
+        # +0.071, +0.049 at seeds 0-3.
         # Part of the gain (about 1.5 points) is the batch norm statistics
         # shared by the labelled and unlabelled images of one forward pass.
-        method = digits_semi_supervised_accuracy(PseudoLabel, seed=0, steps=1500, threshold=0.95,
-                                                 unsupervised_weight=3.0, rampup_steps=500)
-        supervised = digits_semi_supervised_accuracy(SupervisedOnly, seed=0, steps=1500)
+        method = digits_semi_supervised_accuracy(PseudoLabel, seed=0, steps=1100, threshold=0.95,
+                                                 unsupervised_weight=3.0, rampup_steps=366)
+        supervised = digits_semi_supervised_accuracy(SupervisedOnly, seed=0, steps=1100)
         print(f"test accuracy: pseudo-label {method:.3f}, supervised-only {supervised:.3f}")
         assert method >= supervised + 0.03
