@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED = 1
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadscope
 
-.PHONY: demo test test-fast setup data benchmark clean
+.PHONY: demo test test-fast lint setup data benchmark clean
 
 setup: $(STAMP) data
 
@@ -36,6 +36,10 @@ data:
 
 demo: setup
 	$(PY) -m zoo.demo --model_dir=runs/demo --export_base=serving/simclr
+
+# Ruff (configured in pyproject.toml): pyflakes' checks and syntax errors.
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 test: setup
 	$(PYTEST) --durations=15
