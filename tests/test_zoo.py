@@ -20,11 +20,15 @@ def last_line(text):
     return lines[-1] if lines else ""
 
 
+def assert_one_line_stderr(stderr, pattern):
+    line = last_line(stderr)
+    assert line.startswith("error: ") and pattern in line, stderr[-2000:]
+    assert "Traceback" not in stderr
+
+
 def assert_one_line_error(result, pattern):
     assert result.returncode != 0, result.stdout + result.stderr
-    line = last_line(result.stderr)
-    assert line.startswith("error: ") and pattern in line, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+    assert_one_line_stderr(result.stderr, pattern)
 
 
 def test_train_evaluate_and_rerun(tmp_path):
@@ -98,6 +102,10 @@ BAD_TRAIN_FLAGS = [
 ]
 
 
+def train_flags(args, tmp_path):
+    return [a.format(d=tmp_path / "run") for a in args]
+
+
 @pytest.mark.parametrize("args, message", BAD_TRAIN_FLAGS)
 def test_bad_train_flags_give_one_line(tmp_path, capsys, args, message):
     # In this process (a fresh Python costs seconds of TensorFlow import a
@@ -109,19 +117,17 @@ def test_bad_train_flags_give_one_line(tmp_path, capsys, args, message):
 
     with flagsaver.flagsaver():
         flags.FLAGS.unparse_flags()
-        flags.FLAGS(["zoo.train", *[a.format(d=tmp_path / "run") for a in args]])
+        flags.FLAGS(["zoo.train", *train_flags(args, tmp_path)])
         with pytest.raises(SystemExit) as exited:
             train.main([])
     assert exited.value.code == 1
-    err = capsys.readouterr().err
-    assert last_line(err).startswith("error: ") and message in last_line(err), err[-2000:]
-    assert "Traceback" not in err
+    assert_one_line_stderr(capsys.readouterr().err, message)
     assert not os.path.exists(tmp_path / "run" / "model.keras")
 
 
 def test_bad_train_flag_exits_with_one_line_from_the_command_line(tmp_path):
     args, message = BAD_TRAIN_FLAGS[0]
-    result = run_python(["-m", "zoo.train", *[a.format(d=tmp_path / "run") for a in args]])
+    result = run_python(["-m", "zoo.train", *train_flags(args, tmp_path)])
     assert_one_line_error(result, message)
     assert not os.path.exists(tmp_path / "run" / "model.keras")
 

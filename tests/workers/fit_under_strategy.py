@@ -17,11 +17,11 @@ worker exits 1 after the other cases.
 """
 
 import argparse
-import time
 import importlib
 import json
 import os
 import sys
+import time
 import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
