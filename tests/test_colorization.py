@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from keras_ssl.backbones import ConvNet
 from keras_ssl.methods import Colorization, plot_colorizations
-from keras_ssl.methods.colorization import class_rebalancing_weights
+from keras_ssl.methods.pretext.colorization import class_rebalancing_weights
 from tests.test_case import TestCase, pretext_stage_probes
 
 

@@ -6,8 +6,8 @@ import tensorflow as tf
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
 from keras_ssl.losses.entropy import prediction_entropy
-from keras_ssl.methods.entropy_minimization import EntropyMinimization
-from keras_ssl.methods.supervised_only import SupervisedOnly
+from keras_ssl.methods.semi_supervised.entropy_minimization import EntropyMinimization
+from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
 from tests.test_case import (
     TestCase,
     batches,

@@ -5,8 +5,8 @@ import tensorflow as tf
 
 from keras_ssl.backbones import ConvNet
 from keras_ssl.layers.ema import ema_update
-from keras_ssl.methods.mean_teacher import MeanTeacher
-from keras_ssl.methods.supervised_only import SupervisedOnly
+from keras_ssl.methods.semi_supervised.mean_teacher import MeanTeacher
+from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
 from tests.test_case import (
     TestCase,
     digits_semi_supervised_accuracy,

@@ -6,9 +6,9 @@ import tensorflow as tf
 from keras_ssl.augment.mixup import mixup, sample_mixup_weights, sharpen
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.methods.mix_match import MixMatch
-from keras_ssl.methods.semi_supervised_method import sigmoid_rampup
-from keras_ssl.methods.supervised_only import SupervisedOnly
+from keras_ssl.methods.semi_supervised.mix_match import MixMatch
+from keras_ssl.methods.semi_supervised.base import sigmoid_rampup
+from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
 from tests.test_case import (
     TestCase,
     batches,

@@ -5,8 +5,8 @@ import tensorflow as tf
 
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.losses.consistency import probability_mse, softmax_mse
-from keras_ssl.methods.pi_model import PiModel
-from keras_ssl.methods.supervised_only import SupervisedOnly
+from keras_ssl.methods.semi_supervised.pi_model import PiModel
+from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
 from tests.test_case import (
     TestCase,
     batches,

@@ -6,8 +6,8 @@ import tensorflow as tf
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
 from keras_ssl.losses.pseudo_label_cross_entropy import pseudo_label_cross_entropy
-from keras_ssl.methods.pseudo_label import PseudoLabel
-from keras_ssl.methods.supervised_only import SupervisedOnly
+from keras_ssl.methods.semi_supervised.pseudo_label import PseudoLabel
+from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
 from tests.test_case import (
     TestCase,
     batches,

@@ -4,8 +4,8 @@ import tensorflow as tf
 
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.methods.supervised_only import SupervisedOnly
-from keras_ssl.methods.temporal_ensembling import TemporalEnsembling
+from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
+from keras_ssl.methods.semi_supervised.temporal_ensembling import TemporalEnsembling
 from tests.test_case import (
     TestCase,
     digits_semi_supervised_accuracy,

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from keras_ssl.data.bert_inputs import BERT_RESERVED_TOKENS, bert_tokenizer, save_vocabulary
-from keras_ssl.methods.bert_pretraining import BertPretraining
+from keras_ssl.methods.language.bert_pretraining import BertPretraining
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `export/` is a top-level folder, not part of the installed package.

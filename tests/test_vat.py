@@ -5,8 +5,8 @@ import tensorflow as tf
 
 from keras_ssl.backbones import ConvNet
 from keras_ssl.losses.vat import kl_divergence_from_logits, l2_normalize_per_example, virtual_adversarial_perturbation
-from keras_ssl.methods.supervised_only import SupervisedOnly
-from keras_ssl.methods.vat import VAT
+from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
+from keras_ssl.methods.semi_supervised.vat import VAT
 from tests.test_case import (
     TestCase,
     digits_semi_supervised_accuracy,

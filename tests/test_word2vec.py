@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras_ssl.data import WordVocabulary, noise_distribution, word2vec_dataset
 from keras_ssl.evaluation import word_similarity_spearman
 from keras_ssl.methods import Word2Vec
-from keras_ssl.methods.word2vec import plain_sgd
+from keras_ssl.methods.language.word2vec import plain_sgd
 from tests.test_case import TestCase
 
 VOCABULARY = [f"w{i}" for i in range(12)]

@@ -1,29 +1,43 @@
-"""Self-supervised and semi-supervised methods, one keras.Model subclass each."""
+"""Self-supervised and semi-supervised methods, one keras.Model subclass
+each, grouped by family in subpackages (`contrastive`, `semi_supervised`,
+`pretext`, `autoencoding`, `language`). Every public name is re-exported
+here: `keras_ssl.methods.SimCLR` is `keras_ssl.methods.contrastive.SimCLR`."""
 
-from keras_ssl.methods.context_encoder import ContextEncoder, inpainting_reconstruction_loss
-from keras_ssl.methods.colorization import Colorization, plot_colorizations
-from keras_ssl.methods.denoising_autoencoder import DenoisingAutoencoder, plot_denoising_grid
-from keras_ssl.methods.bert_pretraining import BertPretraining, bert_optimizer
-from keras_ssl.methods.char_lstm_language_model import CharLSTMLanguageModel
-from keras_ssl.methods.entropy_minimization import EntropyMinimization
-from keras_ssl.methods.language_model import LanguageModel, sample_next_token
-from keras_ssl.methods.mean_teacher import MeanTeacher
+from keras_ssl.methods.autoencoding import DenoisingAutoencoder, StackedDenoisingAutoencoder
+from keras_ssl.methods.autoencoding.denoising_autoencoder import plot_denoising_grid
+from keras_ssl.methods.contrastive import SimCLR
+from keras_ssl.methods.language import (
+    BertPretraining,
+    CharLSTMLanguageModel,
+    LanguageModel,
+    NeuralLanguageModel,
+    Word2Vec,
+    sample_next_token,
+)
+from keras_ssl.methods.language.bert_pretraining import bert_optimizer
 from keras_ssl.methods.method import Method
-from keras_ssl.methods.mix_match import MixMatch
-from keras_ssl.methods.neural_language_model import NeuralLanguageModel
-from keras_ssl.methods.pi_model import PiModel
-from keras_ssl.methods.pseudo_label import PseudoLabel
-from keras_ssl.methods.jigsaw_puzzle import JigsawPuzzle
-from keras_ssl.methods.relative_patch_position import RelativePatchPosition
-from keras_ssl.methods.rotation_prediction import RotationPrediction
-from keras_ssl.methods.semi_supervised_method import SemiSupervisedMethod, sigmoid_rampup
-from keras_ssl.methods.simclr import SimCLR
-from keras_ssl.methods.split_brain_autoencoder import SplitBrainAutoencoder
-from keras_ssl.methods.stacked_denoising_autoencoder import StackedDenoisingAutoencoder
-from keras_ssl.methods.supervised_only import SupervisedOnly
-from keras_ssl.methods.temporal_ensembling import TemporalEnsembling
-from keras_ssl.methods.vat import VAT
-from keras_ssl.methods.word2vec import Word2Vec
+from keras_ssl.methods.pretext import (
+    Colorization,
+    ContextEncoder,
+    JigsawPuzzle,
+    RelativePatchPosition,
+    RotationPrediction,
+    SplitBrainAutoencoder,
+)
+from keras_ssl.methods.pretext.colorization import plot_colorizations
+from keras_ssl.methods.pretext.context_encoder import inpainting_reconstruction_loss
+from keras_ssl.methods.semi_supervised import (
+    VAT,
+    EntropyMinimization,
+    MeanTeacher,
+    MixMatch,
+    PiModel,
+    PseudoLabel,
+    SemiSupervisedMethod,
+    SupervisedOnly,
+    TemporalEnsembling,
+    sigmoid_rampup,
+)
 
 __all__ = [
     "Word2Vec",

@@ -54,7 +54,7 @@ def main(argv=None):
     import keras
     import numpy as np
 
-    import keras_ssl.methods.simclr as simclr_module
+    import keras_ssl.methods.contrastive.simclr as simclr_module
     from keras_ssl.backbones import ResNet
     from keras_ssl.losses.nt_xent import nt_xent
     from keras_ssl.methods import SimCLR

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from keras_ssl.methods.word2vec import UPDATE_SIZE, updates_per_batch  # noqa: F401  (UPDATE_SIZE re-exported)
+from keras_ssl.methods.language.word2vec import UPDATE_SIZE, updates_per_batch  # noqa: F401  (UPDATE_SIZE re-exported)
 
 HYPERPARAMETERS = {
     "vector_size": 100,

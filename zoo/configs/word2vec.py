@@ -82,7 +82,7 @@ def build(config, corpus, model_dir):
 
     import keras_ssl
     from keras_ssl.data import WordVocabulary
-    from keras_ssl.methods.word2vec import updates_per_batch
+    from keras_ssl.methods.language.word2vec import updates_per_batch
 
     vocabulary = WordVocabulary.build(corpus.words("train"), min_count=config["min_count"])
     os.makedirs(model_dir, exist_ok=True)

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_ssl.methods.semi_supervised_method import SemiSupervisedMethod
+from keras_ssl.methods.semi_supervised.base import SemiSupervisedMethod
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

@@ -12,7 +12,7 @@ from keras_ssl.augment.color_space import (
     rgb_to_lab,
 )
 from keras_ssl.backbones.stages import feature_map_model
-from keras_ssl.methods.colorization import (
+from keras_ssl.methods.pretext.colorization import (
     DEFAULT_NUM_BINS,
     RGBToLabMethod,
     check_backbone_channels,

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_ssl.losses.entropy import prediction_entropy
 from keras_ssl.losses.vat import kl_divergence_from_logits, virtual_adversarial_perturbation
-from keras_ssl.methods.semi_supervised_method import SemiSupervisedMethod
+from keras_ssl.methods.semi_supervised.base import SemiSupervisedMethod
 
 # xi and epsilon are given in [0, 1] intensity units (the paper's scale);
 # images here are raw pixels in [0, 255], so perturbations are this much larger.

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_ssl.augment.mixup import mixup, sample_mixup_weights, sharpen
 from keras_ssl.losses.consistency import probability_mse
-from keras_ssl.methods.semi_supervised_method import SemiSupervisedMethod
+from keras_ssl.methods.semi_supervised.base import SemiSupervisedMethod
 
 RAMPUPS = ("linear", "sigmoid")
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_ssl.distribute import cross_replica_concat
 from keras_ssl.losses.consistency import probability_mse
-from keras_ssl.methods.semi_supervised_method import SemiSupervisedMethod
+from keras_ssl.methods.semi_supervised.base import SemiSupervisedMethod
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.data.language_model_data import UNKNOWN_CHAR
-from keras_ssl.methods.language_model import LanguageModel, sample_next_token
+from keras_ssl.methods.language.base import LanguageModel, sample_next_token
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

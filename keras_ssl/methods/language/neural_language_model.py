@@ -12,7 +12,7 @@ from keras_ssl.data.language_model_data import (
     word_ngram_windows,
 )
 from keras_ssl.data.text import word_tokenize
-from keras_ssl.methods.language_model import LanguageModel, sample_next_token
+from keras_ssl.methods.language.base import LanguageModel, sample_next_token
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

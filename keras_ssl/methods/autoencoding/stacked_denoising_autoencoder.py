@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from keras_ssl.augment.corruptions import make_corruption
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
-from keras_ssl.methods.denoising_autoencoder import (
+from keras_ssl.methods.autoencoding.denoising_autoencoder import (
     corrupt_with,
     denoising_reconstruction_loss,
     denoising_settings_config,
