@@ -2,6 +2,7 @@
 
 from keras_ssl.layers.channel_wise_dense import ChannelWiseDense
 from keras_ssl.layers.ema import ema_update
+from keras_ssl.layers.memory_bank import MemoryBank, Queue, scatter_rows
 from keras_ssl.layers.projection_head import ProjectionHead
 
-__all__ = ["ChannelWiseDense", "ProjectionHead", "ema_update"]
+__all__ = ["ChannelWiseDense", "MemoryBank", "ProjectionHead", "Queue", "ema_update", "scatter_rows"]
