@@ -51,7 +51,7 @@ def export_encoder(model, export_base, metadata=None, version=None):
     >>> loaded.signatures["serving_default"](images=tf.zeros([2, 28, 28, 1], tf.uint8))["embedding"].shape
     TensorShape([2, 8])
     """
-    encoder = getattr(model, "encoder", model)
+    encoder = getattr(model, "encoder", None) or model
     image_shape = tuple(getattr(model, "image_shape", None) or encoder.input_shape[1:])
     if len(image_shape) != 3:
         raise ValueError(f"export needs images of shape (height, width, channels), got {image_shape}")

@@ -72,7 +72,7 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
 
     from keras_ssl.data.bert_inputs import bert_tokenizer
 
-    encoder = getattr(model, "encoder", model)
+    encoder = getattr(model, "encoder", None) or model
     if not isinstance(encoder, keras_hub.models.BertBackbone):
         raise ValueError(f"export_text_encoder needs a BertPretraining or a keras_hub BertBackbone, got "
                          f"{type(model).__name__}")

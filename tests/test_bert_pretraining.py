@@ -21,7 +21,8 @@ from keras_ssl.data.bert_inputs import (
 from keras_ssl.data.sentence_pairs import next_sentence_pairs
 from keras_ssl.data.text import load_text_corpus
 from keras_ssl.evaluation.masked_lm import pretraining_accuracies
-from keras_ssl.methods.language.bert_pretraining import BertPretraining, bert_optimizer
+from keras_ssl.methods.language.bert_pretraining import BertPretraining
+from keras_ssl.optimizers import bert_optimizer
 from tests.test_case import TestCase, np_log_softmax
 
 SEQUENCE_LENGTH = 32

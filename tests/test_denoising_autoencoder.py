@@ -7,7 +7,7 @@ from keras_ssl.augment import MaskingCorruption, SaltAndPepperCorruption
 from keras_ssl.backbones import MLP, ConvNet
 from keras_ssl.evaluation.image_grids import image_grid_size
 from keras_ssl.methods import DenoisingAutoencoder, plot_denoising_grid
-from keras_ssl.methods.autoencoding.denoising_autoencoder import denoising_reconstruction_loss
+from keras_ssl.losses import denoising_reconstruction_loss
 from tests.test_case import TestCase, pretext_stage_probes
 
 

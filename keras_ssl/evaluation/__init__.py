@@ -3,7 +3,13 @@
 from keras_ssl.evaluation.classifier import classifier_accuracy
 from keras_ssl.evaluation.features import extract_features, raw_pixel_features
 from keras_ssl.evaluation.fine_tune import copy_encoder, fine_tune_accuracy
-from keras_ssl.evaluation.image_grids import image_grid_size, inpainting_comparison, plot_image_grid
+from keras_ssl.evaluation.image_grids import (
+    image_grid_size,
+    inpainting_comparison,
+    plot_colorizations,
+    plot_denoising_grid,
+    plot_image_grid,
+)
 from keras_ssl.evaluation.knn import knn_accuracy, knn_predict
 from keras_ssl.evaluation.knn_monitor import KNNMonitor
 from keras_ssl.evaluation.language_model import (
@@ -52,6 +58,8 @@ __all__ = [
     "perplexity",
     "plot_embedding",
     "plot_history",
+    "plot_colorizations",
+    "plot_denoising_grid",
     "plot_image_grid",
     "random_init_copy",
     "raw_pixel_features",

@@ -147,3 +147,69 @@ def inpainting_comparison(models, images, masks, path, fill_value=None, cell_pix
     rows = [images, masked] + [np.asarray(model.inpaint(images, masks)) for model in models.values()]
     titles = ["original", "input"] + list(models)
     return plot_image_grid(rows, path, row_titles=titles, cell_pixels=cell_pixels)
+
+
+def plot_colorizations(model, images, path, temperature=None, num_images=8):
+    """Writes a PNG grid of colourisations: the grey input (L), the
+    prediction (annealed mean) and the ground truth, one row each, for the
+    first `num_images` of RGB `images`. `model` is anything with a
+    `colorize(images, temperature)` (`Colorization`, `SplitBrainAutoencoder`).
+    Returns `path`."""
+    from keras_ssl.augment.color_space import lightness_pixels
+
+    images = np.asarray(images)[:num_images]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"plot_colorizations needs RGB images [N, H, W, 3], got shape {images.shape}")
+    grey = np.round(lightness_pixels(images.astype("float32")).numpy())
+    predicted = model.colorize(images, temperature=temperature)
+    return plot_image_grid(
+        [grey, predicted, images], path, row_titles=["input (L)", "colourised", "ground truth"]
+    )
+
+
+def plot_denoising_grid(models, images, path, noises=None, noise_levels=None, seed=0):
+    """PNG of denoised inputs: the clean images, then for each noise type a
+    row of corrupted images and a row of their reconstructions.
+
+    Args:
+        models: a `DenoisingAutoencoder` (reconstructs every noise type) or
+            a dict `{noise: DenoisingAutoencoder}` (each row pair uses the
+            model trained with that noise).
+        images: uint8 array `[N, H, W, C]`, a few images (columns).
+        path: str. Where to write the PNG.
+        noises: names of the noise types (keys of `models` if a dict;
+            default: every type of `keras_ssl.augment.make_corruption`).
+        noise_levels: dict `{noise: level}` (the paper's [0, 1] scale);
+            default: each model's level if `models` is a dict, else the
+            defaults of `keras_ssl.augment.make_corruption`.
+        seed: int. Seed of the corruptions, so the grid is reproducible.
+
+    Returns:
+        `path`.
+
+    Example:
+
+    >>> plot_denoising_grid(model, x_test[:8], "denoising.png")
+    'denoising.png'
+    """
+    import tensorflow as tf
+
+    from keras_ssl.augment.corruptions import DEFAULT_NOISE_LEVELS, NOISE_TYPES, make_corruption
+    from keras_ssl.methods.autoencoding.base import corrupt_with
+
+    noises = NOISE_TYPES if noises is None else noises
+    images = np.asarray(images)
+    rows, titles = [images], ["clean"]
+    for i, noise in enumerate(noises):
+        model = models[noise] if isinstance(models, dict) else models
+        level = (noise_levels or {}).get(noise)
+        if level is None and isinstance(models, dict) and model.noise == noise:
+            level = model.noise_level
+        if level is None:
+            level = DEFAULT_NOISE_LEVELS[noise]
+        corruption = make_corruption(noise, level, value_range=(0.0, 255.0), seed=seed + i)
+        corrupted = corrupt_with(corruption, tf.cast(images, "float32"))[0]
+        rows += [np.asarray(corrupted), np.asarray(model.reconstruct(corrupted))]
+        label = f"sigma={level:g}" if noise == "gaussian" else f"{100 * level:g}%"
+        titles += [f"{noise.replace('_', ' ')} {label}", "reconstructed"]
+    return plot_image_grid(rows, path, row_titles=titles)

@@ -34,7 +34,7 @@ class KNNMonitor(keras.callbacks.Callback):
         self.k, self.temperature, self.every = k, temperature, max(1, int(every))
 
     def accuracy(self):
-        encoder = getattr(self.model, "encoder", self.model)
+        encoder = getattr(self.model, "encoder", None) or self.model
         return knn_accuracy(
             extract_features(encoder, self.train_images),
             self.train_labels,

@@ -68,7 +68,7 @@ def fine_tune_text_classifier(backbone, tokenizer, train_texts, train_labels, te
     import keras_hub
     import tensorflow as tf
 
-    from keras_ssl.methods.language.bert_pretraining import bert_optimizer
+    from keras_ssl.optimizers import bert_optimizer
 
     if not isinstance(backbone, keras_hub.models.BertBackbone):
         raise ValueError(f"backbone must be a keras_hub.models.BertBackbone, got {type(backbone).__name__}")

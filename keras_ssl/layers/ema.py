@@ -64,3 +64,52 @@ def _update_all_replicas(strategy, averages, values, decay):
 def _unwrap(variable):
     """The `tf.Variable` under a Keras variable (anything else as is)."""
     return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def momentum_copy(network, name):
+    """A copy of `network` (same architecture and weights, named `name`)
+    whose weights are not trainable: the target network that
+    `ema_update` moves towards `network` (mean teacher's teacher, MoCo's
+    key encoder).
+
+    The copy is made through Keras serialisation, so `network` must
+    round-trip through `keras.saving.serialize_keras_object`; its weights
+    are listed in the same order as `network`'s (checked), which is how
+    `momentum_pairs` pairs them.
+
+    Example:
+
+    >>> teacher = momentum_copy(student, name="teacher")
+    >>> ema_update(*momentum_pairs([(teacher, student)]), decay=0.999)
+    """
+    config = keras.saving.serialize_keras_object(network)
+    if isinstance(config.get("config"), dict) and "name" in config["config"]:
+        config["config"]["name"] = name
+    copy = keras.saving.deserialize_keras_object(config)
+    build_config = network.get_build_config() if network.built else None
+    if not copy.built and build_config:  # A layer built by `build(shape)`.
+        copy.build_from_config(build_config)
+    names = [(w.name, tuple(w.shape)) for w in network.weights]
+    if names != [(w.name, tuple(w.shape)) for w in copy.weights]:
+        raise ValueError(
+            f"could not copy {network.name}: the copy's weights differ in name or shape (the network must "
+            "round-trip through keras.saving.serialize_keras_object)"
+        )
+    for average, value in zip(copy.weights, network.weights):
+        average.assign(value)
+        average.trainable = False
+    return copy
+
+
+def momentum_pairs(pairs):
+    """`(averages, values)` for `ema_update` from `(target, source)` pairs
+    of layers (e.g. from `momentum_copy`): the weights of each target that
+    its source trains (the source's non-trainable weights, such as batch
+    norm statistics, stay each network's own)."""
+    matched = []
+    for target, source in pairs:
+        if len(target.weights) != len(source.weights):
+            raise ValueError(f"{target.name} has {len(target.weights)} weights but {source.name} has "
+                             f"{len(source.weights)}: pair a network with its momentum_copy")
+        matched += [(t, s) for t, s in zip(target.weights, source.weights) if s.trainable]
+    return [t for t, _ in matched], [s for _, s in matched]

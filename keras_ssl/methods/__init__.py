@@ -1,11 +1,18 @@
 """Self-supervised and semi-supervised methods, one keras.Model subclass
 each, grouped by family in subpackages (`contrastive`, `semi_supervised`,
-`pretext`, `autoencoding`, `language`). Every public name is re-exported
-here: `keras_ssl.methods.SimCLR` is `keras_ssl.methods.contrastive.SimCLR`."""
+`pretext`, `autoencoding`, `language`, `density`). Every public name is re-exported
+here: `keras_ssl.methods.SimCLR` is `keras_ssl.methods.contrastive.SimCLR`.
 
+`plot_colorizations`, `plot_denoising_grid` (from `keras_ssl.evaluation`),
+`inpainting_reconstruction_loss` (from `keras_ssl.losses`) and
+`bert_optimizer` (from `keras_ssl.optimizers`) are re-exported here for
+code written before they moved out."""
+
+from keras_ssl.evaluation.image_grids import plot_colorizations, plot_denoising_grid
+from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.methods.autoencoding import DenoisingAutoencoder, StackedDenoisingAutoencoder
-from keras_ssl.methods.autoencoding.denoising_autoencoder import plot_denoising_grid
-from keras_ssl.methods.contrastive import SimCLR
+from keras_ssl.methods.contrastive import ContrastiveMethod, SimCLR
+from keras_ssl.methods.density import DensityMethod
 from keras_ssl.methods.language import (
     BertPretraining,
     CharLSTMLanguageModel,
@@ -14,8 +21,8 @@ from keras_ssl.methods.language import (
     Word2Vec,
     sample_next_token,
 )
-from keras_ssl.methods.language.bert_pretraining import bert_optimizer
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.base import Method
+from keras_ssl.methods.images import ImageMethod
 from keras_ssl.methods.pretext import (
     Colorization,
     ContextEncoder,
@@ -24,8 +31,7 @@ from keras_ssl.methods.pretext import (
     RotationPrediction,
     SplitBrainAutoencoder,
 )
-from keras_ssl.methods.pretext.colorization import plot_colorizations
-from keras_ssl.methods.pretext.context_encoder import inpainting_reconstruction_loss
+from keras_ssl.optimizers import bert_optimizer
 from keras_ssl.methods.semi_supervised import (
     VAT,
     EntropyMinimization,
@@ -46,11 +52,14 @@ __all__ = [
     "VAT",
     "ContextEncoder",
     "Colorization",
+    "ContrastiveMethod",
+    "DensityMethod",
     "DenoisingAutoencoder",
     "CharLSTMLanguageModel",
     "EntropyMinimization",
     "LanguageModel",
     "MeanTeacher",
+    "ImageMethod",
     "Method",
     "MixMatch",
     "NeuralLanguageModel",

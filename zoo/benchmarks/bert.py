@@ -133,7 +133,8 @@ def run(output_dir, quick=False, seed=0):
         wordnet_gloss_classification,
     )
     from keras_ssl.evaluation import fine_tune_text_classifier, pretraining_accuracies
-    from keras_ssl.methods import BertPretraining, bert_optimizer
+    from keras_ssl.methods import BertPretraining
+    from keras_ssl.optimizers import bert_optimizer
 
     settings = {**SETTINGS, **(QUICK if quick else {})}
     os.makedirs(output_dir, exist_ok=True)

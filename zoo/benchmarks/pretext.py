@@ -183,7 +183,7 @@ def write_figures(output_dir, trained, fmnist, seed, quick):
 
     from keras_ssl.augment import central_mask
     from keras_ssl.evaluation import inpainting_comparison
-    from keras_ssl.methods import plot_colorizations, plot_denoising_grid
+    from keras_ssl.evaluation import plot_colorizations, plot_denoising_grid
 
     figures = {}
     images = fmnist.x_test[:8]

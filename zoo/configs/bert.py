@@ -93,7 +93,7 @@ def build(config, corpus, model_dir):
 
     import keras_ssl
     from keras_ssl.data import bert_pretraining_batches, bert_tokenizer, next_sentence_pairs
-    from keras_ssl.methods import bert_optimizer
+    from keras_ssl.optimizers import bert_optimizer
 
     vocabulary = _vocabulary(config, corpus, model_dir)
     tokenizer = bert_tokenizer(vocabulary)

@@ -1,124 +1,20 @@
 """Denoising autoencoder."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from keras_ssl.augment.corruptions import NOISE_TYPES, make_corruption
-from keras_ssl.methods.method import Method
-
-LOSSES = ("cross_entropy", "squared_error")
-
-
-def denoising_reconstruction_loss(targets, outputs, loss="cross_entropy", corrupted=None, emphasis=(1.0, 1.0)):
-    """Per-example reconstruction loss of a denoising autoencoder.
-
-    Vincent et al., "Stacked Denoising Autoencoders" (JMLR 2010), sections
-    2.3 and 4.3: the cross-entropy
-    `-sum_j [x_j log z_j + (1 - x_j) log(1 - z_j)]` with `z = sigmoid(outputs)`
-    for targets in [0, 1], or the squared error `sum_j (x_j - z_j)^2` with
-    the affine output `z = outputs`. With `corrupted` (1 where a component
-    was corrupted) the emphasised version weights the corrupted components
-    by `alpha` and the others by `beta`, `emphasis = (alpha, beta)`. Sums
-    over components are divided by the number of components (a mean), so
-    the scale does not depend on the image size.
-
-    Args:
-        targets: float tensor `[batch, ...]`. Clean inputs in [0, 1].
-        outputs: float tensor of the same shape. Decoder outputs (logits
-            for cross-entropy).
-        loss: str. "cross_entropy" or "squared_error".
-        corrupted: optional float tensor of the same shape, 1 on corrupted
-            components.
-        emphasis: (alpha, beta). Weights of corrupted and uncorrupted
-            components.
-
-    Returns:
-        float32 tensor `[batch]`.
-
-    Example:
-
-    >>> denoising_reconstruction_loss(tf.fill((2, 4), 0.5), tf.zeros((2, 4)))
-    <tf.Tensor: shape=(2,), numpy=array([0.6931472, 0.6931472], dtype=float32)>
-    """
-    if loss not in LOSSES:
-        raise ValueError(f"unknown reconstruction loss {loss!r}: use one of {', '.join(LOSSES)}")
-    targets = tf.cast(targets, "float32")
-    outputs = tf.cast(outputs, "float32")
-    if loss == "cross_entropy":
-        per_component = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=outputs)
-    else:
-        per_component = tf.square(outputs - targets)
-    if corrupted is not None:
-        alpha, beta = emphasis
-        corrupted = tf.cast(corrupted, "float32")
-        per_component = per_component * (beta + (alpha - beta) * corrupted)
-    batch = tf.shape(per_component)[0]
-    return tf.reduce_mean(tf.reshape(per_component, [batch, -1]), axis=-1)
-
-
-def reconstruction_to_unit(outputs, loss):
-    """Decoder outputs as reconstructions in [0, 1]: the sigmoid of the
-    logits for cross-entropy, the affine outputs clipped for squared error."""
-    outputs = tf.cast(outputs, "float32")
-    if loss == "cross_entropy":
-        return tf.sigmoid(outputs)
-    return tf.clip_by_value(outputs, 0.0, 1.0)
-
-
-def check_emphasis(emphasis, noise):
-    """`emphasis` as a `(alpha, beta)` pair of floats, checked."""
-    emphasis = tuple(float(e) for e in emphasis)
-    if len(emphasis) != 2 or min(emphasis) < 0 or max(emphasis) == 0:
-        raise ValueError(f"emphasis must be (alpha, beta), non-negative and not both 0, got {emphasis}")
-    if emphasis != (1.0, 1.0) and (noise is None or noise == "gaussian"):
-        raise ValueError(
-            f"emphasis {emphasis} needs a noise that corrupts some components only: use noise='masking' or "
-            "'salt_and_pepper' (Gaussian noise corrupts every component; noise=None none)"
-        )
-    return emphasis
-
-
-def set_denoising_settings(model, noise, noise_level, loss, emphasis):
-    """Checks and sets the settings every denoising autoencoder shares:
-    `noise`, `noise_level` (float or None), `loss_type`, `emphasis`."""
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}: use one of {', '.join(LOSSES)}")
-    model.noise = noise
-    model.noise_level = None if noise_level is None else float(noise_level)
-    model.loss_type = loss
-    model.emphasis = check_emphasis(emphasis, noise)
-
-
-def denoising_settings_config(model):
-    """`get_config` entries of those settings; a corruption layer passed
-    as `noise` is serialized (`deserialize_noise` restores it)."""
-    noise = model.noise
-    if isinstance(noise, keras.layers.Layer):
-        noise = keras.saving.serialize_keras_object(noise)
-    return {"noise": noise, "noise_level": model.noise_level, "loss": model.loss_type, "emphasis": model.emphasis}
-
-
-def deserialize_noise(config):
-    """`config` with a serialized corruption layer under `noise` rebuilt."""
-    config = dict(config)
-    if isinstance(config.get("noise"), dict):
-        config["noise"] = keras.saving.deserialize_keras_object(config["noise"])
-    return config
-
-
-def corrupt_with(corruption, inputs):
-    """`(corrupted, mask)` from a corruption layer: its `corrupt` method
-    if it has one, else the layer in training mode and no mask."""
-    if corruption is None:
-        return inputs, None
-    if hasattr(corruption, "corrupt"):
-        return corruption.corrupt(inputs)
-    return tf.cast(corruption(inputs, training=True), inputs.dtype), None
-
+from keras_ssl.augment.corruptions import make_corruption
+from keras_ssl.losses.reconstruction import denoising_reconstruction_loss, reconstruction_to_unit
+from keras_ssl.methods.autoencoding.base import (
+    corrupt_with,
+    denoising_settings_config,
+    deserialize_noise,
+    set_denoising_settings,
+)
+from keras_ssl.methods.images import ImageMethod
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class DenoisingAutoencoder(Method):
+class DenoisingAutoencoder(ImageMethod):
     """Denoising autoencoder: reconstruct the clean image from a corrupted one.
 
     Vincent, Larochelle, Lajoie, Bengio and Manzagol, "Stacked Denoising
@@ -279,47 +175,3 @@ class DenoisingAutoencoder(Method):
     @classmethod
     def from_config(cls, config):
         return super().from_config(deserialize_noise(config))
-
-
-def plot_denoising_grid(models, images, path, noises=NOISE_TYPES, noise_levels=None, seed=0):
-    """PNG of denoised inputs: the clean images, then for each noise type a
-    row of corrupted images and a row of their reconstructions.
-
-    Args:
-        models: a `DenoisingAutoencoder` (reconstructs every noise type) or
-            a dict `{noise: DenoisingAutoencoder}` (each row pair uses the
-            model trained with that noise).
-        images: uint8 array `[N, H, W, C]`, a few images (columns).
-        path: str. Where to write the PNG.
-        noises: names of the noise types (keys of `models` if a dict).
-        noise_levels: dict `{noise: level}` (the paper's [0, 1] scale);
-            default: each model's level if `models` is a dict, else the
-            defaults of `keras_ssl.augment.make_corruption`.
-        seed: int. Seed of the corruptions, so the grid is reproducible.
-
-    Returns:
-        `path`.
-
-    Example:
-
-    >>> plot_denoising_grid(model, x_test[:8], "denoising.png")
-    'denoising.png'
-    """
-    from keras_ssl.augment.corruptions import DEFAULT_NOISE_LEVELS
-    from keras_ssl.evaluation.image_grids import plot_image_grid
-
-    images = np.asarray(images)
-    rows, titles = [images], ["clean"]
-    for i, noise in enumerate(noises):
-        model = models[noise] if isinstance(models, dict) else models
-        level = (noise_levels or {}).get(noise)
-        if level is None and isinstance(models, dict) and model.noise == noise:
-            level = model.noise_level
-        if level is None:
-            level = DEFAULT_NOISE_LEVELS[noise]
-        corruption = make_corruption(noise, level, value_range=(0.0, 255.0), seed=seed + i)
-        corrupted = corrupt_with(corruption, tf.cast(images, "float32"))[0]
-        rows += [np.asarray(corrupted), np.asarray(model.reconstruct(corrupted))]
-        label = f"sigma={level:g}" if noise == "gaussian" else f"{100 * level:g}%"
-        titles += [f"{noise.replace('_', ' ')} {label}", "reconstructed"]
-    return plot_image_grid(rows, path, row_titles=titles)

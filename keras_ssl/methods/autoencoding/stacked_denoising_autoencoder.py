@@ -5,20 +5,18 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.augment.corruptions import make_corruption
-from keras_ssl.methods.steps import apply_if_finite, scaled_loss
-from keras_ssl.methods.autoencoding.denoising_autoencoder import (
+from keras_ssl.losses.reconstruction import denoising_reconstruction_loss, reconstruction_to_unit
+from keras_ssl.methods.autoencoding.base import (
     corrupt_with,
-    denoising_reconstruction_loss,
     denoising_settings_config,
     deserialize_noise,
-    reconstruction_to_unit,
     set_denoising_settings,
 )
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.images import ImageMethod
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class StackedDenoisingAutoencoder(Method):
+class StackedDenoisingAutoencoder(ImageMethod):
     """Stacked denoising autoencoder: greedy layer-wise denoising
     pretraining of a deep fully connected network, then supervised
     fine-tuning.
@@ -167,20 +165,15 @@ class StackedDenoisingAutoencoder(Method):
         mse = tf.reduce_mean(tf.square(reconstruction_to_unit(outputs, self.loss_type) - codes))
         return {"loss": tf.reduce_mean(per_example), "reconstruction_mse": mse}
 
-    def train_step(self, data):
-        batch = self.unpack_batch(data)
-        variables = self.layer_variables()
-        with tf.GradientTape() as tape:
-            results = self.compute_losses(batch, training=True)
-            loss = tf.cast(results["loss"], "float32")
-            scaled = scaled_loss(self.optimizer, loss)
-        if not self.optimizer.built:
-            # Built for every layer (as fit does under a strategy), since
-            # each step updates one layer's variables only.
-            self.optimizer.build(self.trainable_variables)
-        # Only this layer and its decoder: the layers below stay as trained.
-        apply_if_finite(self.optimizer, tape, scaled, variables, loss, type(self).__name__)
-        return self.update_trackers(results)
+    def optimizer_variables(self, name="optimizer"):
+        """Only the layer being trained and its decoder: the layers below stay
+        as trained."""
+        return self.layer_variables()
+
+    def build_optimizers(self):
+        # Built for every layer (as fit does under a strategy), since each
+        # step updates one layer's variables only.
+        self.optimizer.build(self.trainable_variables)
 
     # --- the two phases ------------------------------------------------
     def pretrain(self, x, epochs_per_layer=10, batch_size=None, verbose="auto", **fit_kwargs):

@@ -1,5 +1,6 @@
 """Contrastive methods: views of an image pulled together against other images."""
 
+from keras_ssl.methods.contrastive.base import ContrastiveMethod, contrast_accuracy
 from keras_ssl.methods.contrastive.simclr import SimCLR
 
-__all__ = ["SimCLR"]
+__all__ = ["ContrastiveMethod", "SimCLR", "contrast_accuracy"]

@@ -4,13 +4,12 @@ import keras
 import tensorflow as tf
 
 from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
-from keras_ssl.layers.projection_head import ProjectionHead
 from keras_ssl.losses.nt_xent import nt_xent
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.contrastive.base import ContrastiveMethod, contrast_accuracy
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class SimCLR(Method):
+class SimCLR(ContrastiveMethod):
     """SimCLR: contrastive learning of two augmented views.
 
     Chen, Kornblith, Norouzi and Hinton, "A Simple Framework for Contrastive
@@ -69,27 +68,20 @@ class SimCLR(Method):
         self.temperature = float(temperature)
         self.synchronized_batch_norm = synchronized_batch_norm
         # === Layers ===
-        self.projection_head = ProjectionHead(
-            output_dim=projection_dim,
-            hidden_dims=projection_hidden_dims,
-            synchronized_batch_norm=synchronized_batch_norm,
-            name="projection_head",
-        )
-        self.projection_head.build(self.backbone.output_shape)
+        self.projection_head = self.build_projection_head(projection_dim, projection_hidden_dims,
+                                                          synchronized_batch_norm)
         self.built = True
 
     def default_augmenter(self):
         return SimCLRAugmenter(image_shape=self.image_shape, seed=self.seed, name="augmenter")
 
     def compute_losses(self, images, training):
-        view1 = self.augmenter(images, training=True)
-        view2 = self.augmenter(images, training=True)
+        view1, view2 = self.views(images)
         # One pass over both views, so batch norm sees them together.
         features = self.backbone(tf.concat([view1, view2], axis=0), training=training)
         z1, z2 = tf.split(self.projection_head(features, training=training), 2, axis=0)
         loss, logits, labels = nt_xent(z1, z2, temperature=self.temperature)
-        hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
-        return {"loss": loss, "contrast_accuracy": tf.reduce_mean(tf.cast(hits, "float32"))}
+        return {"loss": loss, "contrast_accuracy": contrast_accuracy(logits, labels)}
 
     def get_config(self):
         config = super().get_config()

@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.distribute import is_multi_worker
-from keras_ssl.methods.steps import apply_if_finite, scaled_loss
+from keras_ssl.methods.base import Method
 
 LN2 = float(np.log(2.0))
 
@@ -41,19 +40,17 @@ def sample_next_token(logits, temperature=1.0, rng=None, banned=()):
     return int(rng.choice(len(probabilities), p=probabilities))
 
 
-class LanguageModel(keras.Model):
+class LanguageModel(Method):
     """Base class of models trained to predict the next token.
 
     A subclass maps integer inputs to logits over its vocabulary in
     `call(inputs, training)`; `targets` hold the id each logit vector must
     predict (the shape of the logits without the vocabulary axis). This
-    class supplies the training contract of DESIGN.md:
+    class adds to the contract of `Method`:
 
     - `fit(inputs, targets)` or a `tf.data.Dataset` of `(inputs, targets)`
       batches; the loss is the mean negative log-likelihood (nats) of this
-      replica's tokens, divided by the number of replicas (gradients are
-      summed across them), scaled for mixed precision, and checked for
-      finiteness before any weight changes.
+      replica's tokens.
     - Metrics: `loss` (mean NLL per token over the epoch so far, each batch
       weighted by its number of tokens, so a short last batch counts for
       what it holds), `perplexity` = exp(loss), and, where a subclass names
@@ -70,41 +67,24 @@ class LanguageModel(keras.Model):
     token_separator = ""
     bits_metric_name = None
 
+    nonfinite_hint = "lower the learning rate or clip the gradients"
+
     def __init__(self, vocabulary, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
             raise ValueError("vocabulary must be a list of token strings (its index is the id), got "
                              f"{type(vocabulary).__name__}")
         if len(set(vocabulary)) != len(vocabulary):
             raise ValueError("vocabulary has duplicate tokens: each token must appear once")
         self.vocabulary = list(vocabulary)
-        self.seed = seed
         self.token_index = {token: i for i, token in enumerate(self.vocabulary)}
-        self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def default_optimizer(self):
-        """The optimizer of `compile()` without one."""
         return keras.optimizers.Adam()
-
-    def compile(self, optimizer="auto", **kwargs):
-        if isinstance(optimizer, str) and optimizer == "auto":
-            optimizer = self.default_optimizer()
-        super().compile(optimizer=optimizer, **kwargs)
-
-    def compile_from_config(self, config):
-        # Keras skips compiling on load when `compile` is overridden; this
-        # one only fills in a default, so the saved arguments restore it.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)  # So its saved state loads.
 
     @property
     def vocabulary_size(self):
         return len(self.vocabulary)
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker]
 
     # --- steps ----------------------------------------------------------
     def unpack_batch(self, data):
@@ -132,38 +112,21 @@ class LanguageModel(keras.Model):
                              f"got {actual}")
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(targets, "int32"), logits=logits)
 
-    def train_step(self, data):
-        inputs, targets = self.unpack_batch(data)
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(self.token_losses(inputs, targets, training=True))
-            scaled = scaled_loss(self.optimizer, loss)
-        apply_if_finite(self.optimizer, tape, scaled, self.trainable_variables, loss, type(self).__name__,
-                        hint="lower the learning rate or clip the gradients")
-        return self.update_trackers(loss, tf.size(targets))
+    def compute_losses(self, batch, training):
+        inputs, targets = batch
+        return {"loss": tf.reduce_mean(self.token_losses(inputs, targets, training=training))}
 
-    def test_step(self, data):
-        inputs, targets = self.unpack_batch(data)
-        loss = tf.reduce_mean(self.token_losses(inputs, targets, training=False))
-        return self.update_trackers(loss, tf.size(targets))
+    def tracker_weights(self, batch, results, training):
+        """Each batch counts for its tokens, in `fit` and in `evaluate`."""
+        return tf.size(batch[1])
 
-    def update_trackers(self, loss, num_tokens):
-        self.loss_tracker.update_state(loss, sample_weight=tf.cast(num_tokens, "float32"))
-        mean = self.loss_tracker.result()
-        logs = {"loss": mean, "perplexity": tf.exp(mean)}
+    def derived_logs(self, logs):
+        logs = {**logs, "perplexity": tf.exp(logs["loss"])}
         if self.bits_metric_name:
-            logs[self.bits_metric_name] = mean / LN2
-        if is_multi_worker(self.distribute_strategy):
-            # Keras averages logs over workers along axis 0, which scalars
-            # lack (tensorflow#72388): give it shape [1]; it returns scalars.
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+            logs[self.bits_metric_name] = logs["loss"] / LN2
         return logs
 
     # --- serialization --------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "vocabulary": list(self.vocabulary),
-                "seed": self.seed}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return {**super().get_config(), "vocabulary": list(self.vocabulary)}
 

@@ -3,8 +3,8 @@
 import keras
 import tensorflow as tf
 
-from keras_ssl.distribute import is_multi_worker, num_replicas_in_sync
-from keras_ssl.methods.steps import apply_if_finite, scaled_loss
+from keras_ssl.distribute import num_replicas_in_sync
+from keras_ssl.methods.base import Method
 
 BATCH_KEYS = ("token_ids", "segment_ids", "padding_mask", "mask_positions", "mask_ids", "mask_weights", "nsp_labels")
 
@@ -19,7 +19,7 @@ def _cross_replica_sum(value):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class BertPretraining(keras.Model):
+class BertPretraining(Method):
     """BERT pretraining of a keras-hub `BertBackbone`: masked LM plus NSP.
 
     Devlin, Chang, Lee and Toutanova, "BERT: Pre-training of Deep
@@ -58,6 +58,8 @@ class BertPretraining(keras.Model):
         backbone: keras_hub.models.BertBackbone. The encoder to pretrain.
         next_sentence_weight: float. Weight of the NSP loss (1 in the
             paper; 0 trains masked LM only, as RoBERTa does).
+        seed: int. Unused by the method (the backbone draws its own
+            initial weights); kept in the config like every method's.
 
     Example:
 
@@ -72,10 +74,12 @@ class BertPretraining(keras.Model):
 
     metric_names = ("loss", "mlm_loss", "nsp_loss", "mlm_accuracy", "nsp_accuracy")
 
-    def __init__(self, backbone, next_sentence_weight=1.0, **kwargs):
+    serialized_arguments = ("backbone",)
+
+    def __init__(self, backbone, next_sentence_weight=1.0, seed=None, **kwargs):
         import keras_hub
 
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         if not isinstance(backbone, keras_hub.models.BertBackbone):
             raise ValueError(
                 f"backbone must be a keras_hub.models.BertBackbone, got {type(backbone).__name__}: build one with "
@@ -102,7 +106,6 @@ class BertPretraining(keras.Model):
         # structure of a training batch (under a strategy).
         self.masked_lm_head.build((None, None, backbone.hidden_dim))
         self.next_sentence_head.build((None, backbone.hidden_dim))
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.built = True
 
     # --- contract ------------------------------------------------------
@@ -110,10 +113,6 @@ class BertPretraining(keras.Model):
     def encoder(self):
         """The backbone that gets exported."""
         return self.backbone
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, inputs, training=False):
         if not isinstance(inputs, dict):
@@ -185,76 +184,17 @@ class BertPretraining(keras.Model):
             "num_masked": num_masked,
         }
 
-    def train_step(self, data):
-        batch = self.unpack_batch(data)
-        with tf.GradientTape() as tape:
-            results = self.compute_losses(batch, training=True)
-            loss = tf.cast(results["loss"], "float32")
-            scaled = scaled_loss(self.optimizer, loss)
-        apply_if_finite(self.optimizer, tape, scaled, self.trainable_variables, loss, type(self).__name__)
-        return self.update_trackers(results, batch)
-
-    def test_step(self, data):
-        batch = self.unpack_batch(data)
-        return self.update_trackers(self.compute_losses(batch, training=False), batch)
-
-    def update_trackers(self, results, batch):
-        """Updates the `Mean` trackers: masked-LM values weighted by the
-        chosen tokens of the step, the others by the pairs of the batch
-        (so `evaluate` gives the mean over all tokens and all pairs)."""
+    def tracker_weights(self, batch, results, training):
+        """Masked-LM values weigh by the chosen tokens of the step, the others
+        by the pairs of the batch (so `evaluate` gives the mean over all
+        tokens and all pairs)."""
         pairs = tf.cast(tf.shape(batch["nsp_labels"])[0], "float32")
-        for name, tracker in self.trackers.items():
-            weight = results["num_masked"] if name.startswith("mlm_") else pairs
-            tracker.update_state(results[name], sample_weight=weight)
-        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
-        if is_multi_worker(self.distribute_strategy):
-            # Keras averages logs over workers along axis 0, which scalars
-            # lack (tensorflow#72388): give it shape [1]; it returns scalars.
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
-        return logs
+        return {name: results["num_masked"] if name.startswith("mlm_") else pairs for name in self.metric_names}
 
     # --- serialization -------------------------------------------------
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "next_sentence_weight": self.next_sentence_weight,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
-
-
-def bert_optimizer(learning_rate=1e-4, weight_decay=0.01, warmup_steps=10000, decay_steps=1000000):
-    """BERT's optimiser: Adam with decoupled weight decay (AdamW; beta_1
-    0.9, beta_2 0.999, epsilon 1e-6), no decay on biases and layer-norm
-    scales, the learning rate warmed up linearly over `warmup_steps` to
-    `learning_rate` and then decayed to 0 over `decay_steps` (cosine here,
-    linear in the paper). Paper defaults: 1e-4, 0.01, 10k warm-up steps,
-    1M steps.
-
-    Example:
-
-    >>> model.compile(optimizer=bert_optimizer(warmup_steps=100, decay_steps=5000))
-    """
-    if learning_rate <= 0 or weight_decay < 0 or warmup_steps < 0 or decay_steps < 1:
-        raise ValueError(
-            f"bert_optimizer needs learning_rate > 0, weight_decay >= 0, warmup_steps >= 0, decay_steps >= 1; got "
-            f"{learning_rate}, {weight_decay}, {warmup_steps}, {decay_steps}"
-        )
-    if warmup_steps:
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0, decay_steps=int(decay_steps), warmup_target=float(learning_rate),
-            warmup_steps=int(warmup_steps),
-        )
-    else:
-        schedule = keras.optimizers.schedules.CosineDecay(float(learning_rate), int(decay_steps))
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=1e-6
-    )
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    return optimizer

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.data.word2vec_pairs import ARCHITECTURES, alias_table, noise_distribution
-from keras_ssl.distribute import is_multi_worker
+from keras_ssl.methods.base import Method
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 
@@ -44,7 +44,7 @@ def _lookup(embedding, ids):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class Word2Vec(keras.Model):
+class Word2Vec(Method):
     """word2vec: word vectors from predicting the words around each word.
 
     Mikolov, Chen, Corrado and Dean, "Efficient Estimation of Word
@@ -138,7 +138,7 @@ class Word2Vec(keras.Model):
 
     def __init__(self, vocabulary, counts=None, architecture="skip_gram", dimension=100, negatives=5,
                  noise_exponent=0.75, updates_per_batch=8, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         if isinstance(vocabulary, str) or not all(isinstance(w, str) for w in vocabulary):
             raise ValueError("vocabulary must be a list of words (str), e.g. WordVocabulary.build(...).words")
         vocabulary = list(vocabulary)
@@ -165,7 +165,6 @@ class Word2Vec(keras.Model):
         self.dimension = int(dimension)
         self.negatives = int(negatives)
         self.noise_exponent = float(noise_exponent)
-        self.seed = seed
         # === Layers ===
         size = len(vocabulary)
         bound = 0.5 / self.dimension
@@ -183,7 +182,6 @@ class Word2Vec(keras.Model):
         self._noise_accept = tf.constant(accept, tf.float32)
         self._noise_alias = tf.constant(alias, tf.int32)
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = {"loss": keras.metrics.Mean(name="loss")}
         self.updates_per_batch = int(updates_per_batch)
         # Train steps with plain SGD run `sgd_update` with XLA; False runs
         # TF's kernels and the optimizer's apply, one update per batch.
@@ -227,10 +225,6 @@ class Word2Vec(keras.Model):
 
     # --- training -------------------------------------------------------
     PAD_MULTIPLE = 32  # XLA train steps pad each update to a multiple of this many examples.
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, inputs):
         return self.input_embedding(inputs)
@@ -357,7 +351,7 @@ class Word2Vec(keras.Model):
             "Word2Vec loss is not finite (NaN or Inf): lower the learning rate or the update size; the weights "
             "were not updated by that update or any later one of the batch. Loss:", loss])
         with tf.control_dependencies([check]):
-            return self.update_trackers(tf.identity(loss), size)
+            return self.update_trackers({"loss": tf.identity(loss)}, size)
 
     def sgd_update(self, batch, negatives, weights, apply=True):
         """One word2vec SGD update `v -= lr * dL/dv` of the rows `batch` (a
@@ -383,21 +377,12 @@ class Word2Vec(keras.Model):
 
     def test_step(self, data):
         losses = self.example_losses(data)
-        return self.update_trackers(tf.reduce_mean(losses), tf.shape(losses)[0])
-
-    def update_trackers(self, loss, batch_size):
-        self.trackers["loss"].update_state(loss, sample_weight=tf.cast(batch_size, "float32"))
-        logs = {"loss": self.trackers["loss"].result()}
-        if is_multi_worker(self.distribute_strategy):
-            # Keras averages logs over workers along axis 0 (tensorflow#72388).
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
-        return logs
+        return self.update_trackers({"loss": tf.reduce_mean(losses)}, tf.shape(losses)[0])
 
     # --- serialization --------------------------------------------------
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "vocabulary": list(self.vocabulary),
             "counts": None if self.counts is None else list(self.counts),
             "architecture": self.architecture,
@@ -405,5 +390,4 @@ class Word2Vec(keras.Model):
             "negatives": self.negatives,
             "noise_exponent": self.noise_exponent,
             "updates_per_batch": self.updates_per_batch,
-            "seed": self.seed,
         }

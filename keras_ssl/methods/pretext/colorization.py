@@ -5,9 +5,14 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.augment.ab_quantizer import ABQuantizer, ab_bin_prior, fit_ab_bins
-from keras_ssl.augment.color_space import L_TO_PIXELS, lab_to_rgb, lightness_pixels, rgb_to_lab
+from keras_ssl.augment.color_space import L_TO_PIXELS, lightness_pixels, rgb_to_lab
 from keras_ssl.backbones.stages import feature_map_model
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.pretext.base import (
+    RGBToLabMethod,
+    check_backbone_channels,
+    colorize_images,
+    per_pixel_logits,
+)
 
 DEFAULT_NUM_BINS = 64
 
@@ -26,85 +31,6 @@ def class_rebalancing_weights(prior, rebalance_lambda=0.5):
         raise ValueError(f"rebalance_lambda must be in [0, 1], got {rebalance_lambda}")
     weights = 1.0 / ((1 - rebalance_lambda) * prior + rebalance_lambda / len(prior))
     return weights / np.sum(prior * weights)
-
-
-def prediction_size(image_shape, prediction_stride):
-    """`(h, w)` of per-pixel predictions: the image size over the stride."""
-    return tuple(max(1, int(s) // int(prediction_stride)) for s in image_shape[:2])
-
-
-def per_pixel_logits(feature_maps, head, size, training):
-    """Logits `[B, h, w, Q]` (float32) of a 1x1 `head` on `feature_maps`,
-    bilinearly resized to `size` when the map has another size (a 1x1
-    convolution commutes with the linear resize)."""
-    logits = head(feature_maps, training=training)
-    if tuple(logits.shape[1:3]) != tuple(size):
-        logits = tf.image.resize(logits, size, method="bilinear")
-    return tf.cast(logits, "float32")
-
-
-def colorize_images(model, images, temperature=None, batch_size=256):
-    """`model.colorize`: the L channel of `images` (RGB, or grey with one
-    channel) with the ab that `model.ab_logits` predicts, decoded by
-    `model.quantizer` and upsampled bilinearly; uint8 `[N, H, W, 3]`."""
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = np.repeat(images, 3, axis=-1)
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        lab = rgb_to_lab(model.prepare_images(images[start : start + batch_size]))
-        logits = model.ab_logits(lab[..., :1] * L_TO_PIXELS, training=False)
-        ab = model.quantizer.decode(logits, temperature=temperature, from_logits=True)
-        ab = tf.image.resize(ab, model.image_shape[:2], method="bilinear")
-        rgb = lab_to_rgb(tf.concat([lab[..., :1], ab], axis=-1))
-        outputs.append(np.round(rgb.numpy()).astype("uint8"))
-    return np.concatenate(outputs) if outputs else np.zeros((0, *model.image_shape), "uint8")
-
-
-def check_rgb(images, method):
-    """Fails with one clear line unless `images` have 3 channels."""
-    shape = getattr(images, "shape", None)
-    if shape is not None and len(shape) == 4 and shape[-1] is not None and shape[-1] != 3:
-        raise ValueError(
-            f"{method} expects RGB images [batch, height, width, 3], got shape {tuple(shape)}: grey images go "
-            "straight into model.backbone (1 channel), or repeat them to 3 channels"
-        )
-
-
-def check_backbone_channels(backbone, channels, method, role):
-    if not isinstance(backbone, keras.Model):
-        raise ValueError(
-            f"{role} must be a keras.Model from images to features, got {type(backbone).__name__}: "
-            f"pass e.g. keras_ssl.backbones.ConvNet(input_shape=(28, 28, {channels}))"
-        )
-    shape = tuple(backbone.input_shape[1:])
-    if len(shape) != 3 or shape[-1] != channels:
-        raise ValueError(
-            f"{method} needs a {role} with {channels} input channel{'s' if channels > 1 else ''}, got input shape "
-            f"{shape}: build it with input_shape=(height, width, {channels})"
-        )
-
-
-class RGBToLabMethod(Method):
-    """What colourisation and split-brain share: RGB images in (the
-    backbone's height and width, 3 channels), per-pixel predictions at
-    1/`prediction_stride` of the image size, a horizontal-flip augmenter."""
-
-    @property
-    def image_shape(self):
-        """RGB images: the backbone's height and width, 3 channels."""
-        return (*tuple(self.backbone.input_shape[1:3]), 3)
-
-    @property
-    def prediction_size(self):
-        return prediction_size(self.image_shape, self.prediction_stride)
-
-    def default_augmenter(self):
-        return keras.layers.RandomFlip("horizontal", seed=self.seed, name="augmenter")
-
-    def prepare_images(self, images):
-        check_rgb(images, type(self).__name__)
-        return super().prepare_images(images)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -283,21 +209,3 @@ class Colorization(RGBToLabMethod):
             }
         )
         return config
-
-
-def plot_colorizations(model, images, path, temperature=None, num_images=8):
-    """Writes a PNG grid of colourisations: the grey input (L), the
-    prediction (annealed mean) and the ground truth, one row each, for the
-    first `num_images` of RGB `images`. `model` is anything with a
-    `colorize(images, temperature)` (`Colorization`, `SplitBrainAutoencoder`).
-    Returns `path`."""
-    from keras_ssl.evaluation.image_grids import plot_image_grid
-
-    images = np.asarray(images)[:num_images]
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"plot_colorizations needs RGB images [N, H, W, 3], got shape {images.shape}")
-    grey = np.round(lightness_pixels(images.astype("float32")).numpy())
-    predicted = model.colorize(images, temperature=temperature)
-    return plot_image_grid(
-        [grey, predicted, images], path, row_titles=["input (L)", "colourised", "ground truth"]
-    )

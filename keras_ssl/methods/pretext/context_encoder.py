@@ -4,7 +4,6 @@ import math
 
 import keras
 import tensorflow as tf
-from keras.src.saving import serialization_lib
 
 from keras_ssl.augment.inpainting_masks import (
     central_mask,
@@ -15,46 +14,15 @@ from keras_ssl.augment.inpainting_masks import (
 from keras_ssl.backbones.stages import feature_map_model
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 from keras_ssl.layers.channel_wise_dense import ChannelWiseDense
+from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.losses.adversarial import discriminator_adversarial_loss, generator_adversarial_loss
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.images import ImageMethod
 
 MASKS = {"central": central_mask, "random_block": random_block_mask, "random_region": random_region_mask}
 
 
-def inpainting_reconstruction_loss(images, predictions, weights):
-    """Per-example masked L2 loss of the context encoder.
-
-    `sum(weights * (x - F)^2)` over pixels and channels, in [0, 1] pixel
-    units, divided by the number of weighted (nonzero) pixel values: the
-    paper's `||M * (x - F((1 - M) * x))||^2` as a mean over the predicted
-    region, which keeps its scale independent of the mask size. Pixels of
-    weight 0 (the kept context) do not count.
-
-    Args:
-        images: float tensor `[B, H, W, C]`, true pixels in [0, 255].
-        predictions: float tensor `[B, H, W, C]`, predicted pixels in [0, 255].
-        weights: float tensor `[B, H, W, 1]` (see `reconstruction_weights`).
-
-    Returns:
-        float32 tensor `[B]`.
-
-    Example:
-
-    >>> masks = central_mask(images)
-    >>> loss = tf.reduce_mean(inpainting_reconstruction_loss(images, predictions, masks))
-    """
-    images = tf.cast(images, tf.float32)
-    predictions = tf.cast(predictions, tf.float32)
-    weights = tf.cast(weights, tf.float32)
-    channels = tf.cast(tf.shape(images)[-1], tf.float32)
-    squared = tf.square((images - predictions) / 255.0)
-    total = tf.reduce_sum(weights * squared, axis=[1, 2, 3])
-    count = tf.reduce_sum(tf.cast(weights > 0, tf.float32), axis=[1, 2, 3]) * channels
-    return total / tf.maximum(count, 1.0)
-
-
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class ContextEncoder(Method):
+class ContextEncoder(ImageMethod):
     """Context encoder: fill in removed image regions from their context.
 
     Pathak, Krähenbühl, Donahue, Darrell and Efros, "Context Encoders:
@@ -226,53 +194,15 @@ class ContextEncoder(Method):
         return keras.Model(inputs, outputs, name="discriminator")
 
     # --- optimizers -----------------------------------------------------
-    def compile(self, optimizer="adam", discriminator_optimizer=None, **kwargs):
-        """`Model.compile` with a second optimizer for the discriminator.
+    extra_optimizers = ("discriminator",)
 
-        Args:
-            optimizer: optimizer of the generator (encoder, bottleneck and
-                decoder).
-            discriminator_optimizer: optimizer of the discriminator; a fresh
-                optimizer with the generator optimizer's config if None.
-                Must be None when `adversarial_weight=0`.
-            **kwargs: other `keras.Model.compile` arguments.
-
-        Both optimizers are built here, so call `compile` inside the
-        strategy scope the model was made in. Under the `mixed_float16`
-        policy both are wrapped in a `LossScaleOptimizer`.
-        """
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            optimizer = optimizer.inner_optimizer
-        optimizer = keras.optimizers.get(optimizer)
-        if self.discriminator is None:
-            if discriminator_optimizer is not None:
-                raise ValueError(
-                    "this ContextEncoder has no discriminator (adversarial_weight=0): drop discriminator_optimizer"
-                )
-        elif discriminator_optimizer is None:
-            # A copy of the config (before the mixed-precision wrapper), with its own state.
-            discriminator_optimizer = type(optimizer).from_config(optimizer.get_config())
-        else:
-            discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
-        super().compile(optimizer=optimizer, **kwargs)
-        config = dict(self._compile_config.config)
-        config["discriminator_optimizer"] = discriminator_optimizer
-        self._compile_config = serialization_lib.SerializableDict(**config)
-        if (
-            discriminator_optimizer is not None
-            and kwargs.get("auto_scale_loss", True)
-            and self.dtype_policy.name == "mixed_float16"
-            and not isinstance(discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
-        ):
-            discriminator_optimizer = keras.optimizers.LossScaleOptimizer(discriminator_optimizer)
-        self.discriminator_optimizer = discriminator_optimizer
-        # Built now, inside the caller's strategy scope (not lazily in a replica context).
-        self.optimizer.build(self.generator.trainable_variables)
-        if discriminator_optimizer is not None:
-            discriminator_optimizer.build(self.discriminator.trainable_variables)
-
-    def compile_from_config(self, config):
-        self.compile(**serialization_lib.deserialize_keras_object(config))
+    def optimizer_variables(self, name="optimizer"):
+        """`optimizer` trains the generator (encoder, bottleneck and decoder);
+        `discriminator_optimizer` (a copy of its config unless `compile` gets
+        one) the discriminator, when there is one (`adversarial_weight > 0`)."""
+        if name == "optimizer":
+            return self.generator.trainable_variables
+        return None if self.discriminator is None else self.discriminator.trainable_variables
 
     # --- losses and steps -------------------------------------------------
     def sample_masks(self, images):
@@ -326,7 +256,7 @@ class ContextEncoder(Method):
             results = self._generator_losses(images, masks, predictions, filled, training=True)
             loss = tf.cast(results["loss"], tf.float32)
             scaled = scaled_loss(self.optimizer, loss)
-        apply_if_finite(self.optimizer, tape, scaled, self.generator.trainable_variables, loss, type(self).__name__)
+        apply_if_finite(self.optimizer, tape, scaled, self.optimizer_variables(), loss, type(self).__name__)
         if self.discriminator is not None:
             results["discriminator_loss"] = discriminator_loss
         return self.update_trackers(results)

@@ -12,11 +12,11 @@ from keras_ssl.augment.jigsaw_permutations import (
     shuffle_tiles,
 )
 from keras_ssl.layers.projection_head import ProjectionHead
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.images import ImageMethod
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class JigsawPuzzle(Method):
+class JigsawPuzzle(ImageMethod):
     """Jigsaw puzzles: recognise which permutation shuffled an image's tiles.
 
     Noroozi and Favaro, "Unsupervised Learning of Visual Representations by

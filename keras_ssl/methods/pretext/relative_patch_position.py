@@ -5,11 +5,11 @@ import tensorflow as tf
 
 from keras_ssl.augment.patch_pairs import NEIGHBOUR_OFFSETS, drop_channels, patch_layout, sample_patch_pairs
 from keras_ssl.layers.projection_head import ProjectionHead
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.images import ImageMethod
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RelativePatchPosition(Method):
+class RelativePatchPosition(ImageMethod):
     """Relative patch position: say where a neighbour patch sits around a centre patch.
 
     Doersch, Gupta and Efros, "Unsupervised Visual Representation Learning

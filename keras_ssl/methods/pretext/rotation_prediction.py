@@ -6,11 +6,11 @@ import tensorflow as tf
 from keras_ssl.augment.rotations import NUM_ROTATIONS, all_rotations
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.layers.projection_head import ProjectionHead
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.images import ImageMethod
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RotationPrediction(Method):
+class RotationPrediction(ImageMethod):
     """Rotation prediction: classify which of four rotations an image shows.
 
     Gidaris, Singh and Komodakis, "Unsupervised Representation Learning by

@@ -12,13 +12,8 @@ from keras_ssl.augment.color_space import (
     rgb_to_lab,
 )
 from keras_ssl.backbones.stages import feature_map_model
-from keras_ssl.methods.pretext.colorization import (
-    DEFAULT_NUM_BINS,
-    RGBToLabMethod,
-    check_backbone_channels,
-    colorize_images,
-    per_pixel_logits,
-)
+from keras_ssl.methods.pretext.base import RGBToLabMethod, check_backbone_channels, colorize_images, per_pixel_logits
+from keras_ssl.methods.pretext.colorization import DEFAULT_NUM_BINS
 
 
 def lightness_bins(lightness, num_bins):

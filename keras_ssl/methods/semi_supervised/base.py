@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
-from keras_ssl.methods.method import Method
+from keras_ssl.methods.images import ImageMethod
 
 
 def sigmoid_rampup(step, rampup_steps):
@@ -23,7 +23,7 @@ def sigmoid_rampup(step, rampup_steps):
     return tf.exp(-5.0 * tf.square(1.0 - t))
 
 
-class SemiSupervisedMethod(Method):
+class SemiSupervisedMethod(ImageMethod):
     """Base class of semi-supervised methods: a backbone, a softmax
     classifier on its features, the supervised cross-entropy on the
     labelled part and a weighted, ramped-up unsupervised term.
@@ -91,9 +91,14 @@ class SemiSupervisedMethod(Method):
         logits = self.logits(images, training=training)
         return logits[:num_labelled], logits[num_labelled:]
 
+    def evaluation_logits(self, images):
+        """Inference logits of the classifier that `evaluate`, `classify`
+        and the export use (mean teacher: the teacher's)."""
+        return self.logits(images, training=False)
+
     def classify(self, images):
         """Class probabilities of raw pixel `images` (inference mode)."""
-        return tf.nn.softmax(self.logits(self.prepare_images(images), training=False))
+        return tf.nn.softmax(self.evaluation_logits(self.prepare_images(images)))
 
     def current_unsupervised_weight(self):
         return self.unsupervised_weight * sigmoid_rampup(self.optimizer.iterations, self.rampup_steps)
@@ -146,11 +151,11 @@ class SemiSupervisedMethod(Method):
         if labels is None:
             raise ValueError(f"{type(self).__name__}.evaluate needs labels: pass (images, labels)")
         labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-        logits = self.logits(self.prepare_images(images), training=False)
+        logits = self.evaluation_logits(self.prepare_images(images))
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
         hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
         return self.update_trackers({"loss": loss, "accuracy": tf.reduce_mean(tf.cast(hits, "float32"))},
-                                    batch_size=tf.shape(labels)[0])
+                                    tf.shape(labels)[0])
 
     # --- serialization -------------------------------------------------
     def get_config(self):

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_ssl.layers.ema import ema_update
+from keras_ssl.layers.ema import ema_update, momentum_copy, momentum_pairs
 from keras_ssl.losses.consistency import softmax_mse
 from keras_ssl.methods.semi_supervised.base import SemiSupervisedMethod
 
@@ -104,24 +104,9 @@ class MeanTeacher(SemiSupervisedMethod):
         self.ema_decay_after_rampup = None if ema_decay_after_rampup is None else float(ema_decay_after_rampup)
         self.evaluate_teacher = bool(evaluate_teacher)
         # === Layers ===
-        config = keras.saving.serialize_keras_object(self.backbone)
-        if isinstance(config.get("config"), dict) and "name" in config["config"]:
-            config["config"]["name"] = f"teacher_{self.backbone.name}"
-        self.teacher_backbone = keras.saving.deserialize_keras_object(config)
-        self.teacher_classifier = keras.layers.Dense(self.num_classes, name="teacher_classifier")
-        self.teacher_classifier.build(self.teacher_backbone.output_shape)
-        student, teacher = self.student_weights, self.teacher_weights
-        # The EMA pairs weights by position: the copy must list them alike.
-        if ([(w.path, tuple(w.shape)) for w in self.backbone.weights]
-                != [(w.path, tuple(w.shape)) for w in self.teacher_backbone.weights]):
-            raise ValueError(
-                "MeanTeacher could not copy the backbone: the copy's weights differ in name or shape "
-                "(the backbone must round-trip through keras.saving.serialize_keras_object)"
-            )
         # The teacher starts as the student and is never trained.
-        for average, value in zip(teacher, student):
-            average.assign(value)
-            average.trainable = False
+        self.teacher_backbone = momentum_copy(self.backbone, name=f"teacher_{self.backbone.name}")
+        self.teacher_classifier = momentum_copy(self.classifier, name="teacher_classifier")
 
     @property
     def student_weights(self):
@@ -134,8 +119,7 @@ class MeanTeacher(SemiSupervisedMethod):
     def averaged_weights(self):
         """`(teacher, student)`: the lists of weights the EMA pairs, those the
         student trains (batch norm statistics are each network's own)."""
-        pairs = [(t, s) for t, s in zip(self.teacher_weights, self.student_weights) if s.trainable]
-        return [t for t, _ in pairs], [s for _, s in pairs]
+        return momentum_pairs([(self.teacher_backbone, self.backbone), (self.teacher_classifier, self.classifier)])
 
     # --- forward passes ------------------------------------------------
     def teacher_logits(self, images, training=False):
@@ -157,9 +141,6 @@ class MeanTeacher(SemiSupervisedMethod):
     def call(self, inputs, training=False):
         return self.encoder(self.prepare_images(inputs), training=training)
 
-    def classify(self, images):
-        return tf.nn.softmax(self.evaluation_logits(self.prepare_images(images)))
-
     # --- training ------------------------------------------------------
     def current_ema_decay(self):
         """`min(1 - 1 / (t + 1), d)`, t the optimizer step just taken."""
@@ -180,16 +161,6 @@ class MeanTeacher(SemiSupervisedMethod):
 
     def after_update(self, batch):
         ema_update(*self.averaged_weights(), self.current_ema_decay())
-
-    def test_step(self, data):
-        images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if labels is None:
-            raise ValueError(f"{type(self).__name__}.evaluate needs labels: pass (images, labels)")
-        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-        logits = self.evaluation_logits(self.prepare_images(images))
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
-        hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
-        return self.update_trackers({"loss": loss, "accuracy": tf.reduce_mean(tf.cast(hits, "float32"))})
 
     def get_config(self):
         config = super().get_config()

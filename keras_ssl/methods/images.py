@@ -1,33 +1,25 @@
-"""The base class every method builds on."""
+"""The image family's base: raw pixels in, the method's own augmenter."""
 
 import keras
 import tensorflow as tf
 
-from keras_ssl.distribute import is_multi_worker
-from keras_ssl.methods.steps import apply_if_finite, scaled_loss
+from keras_ssl.methods.base import Method
 
 
-class Method(keras.Model):
-    """Base class of self-supervised methods: a backbone plus a training rule.
+class ImageMethod(Method):
+    """Base class of the image methods: a backbone plus a training rule.
 
-    A subclass implements `compute_losses(batch, training)`, returning a
-    dict whose `"loss"` entry is the scalar to minimise (mean over this
-    replica's examples) and whose other entries are scalars to report; and
-    names those entries in `metric_names`. This class supplies the rest of
-    the contract of DESIGN.md:
+    A subclass implements `compute_losses(batch, training)` as `Method`
+    says, where `batch` is by default the checked float32 images of a
+    `fit` batch; this class adds what every image method shares:
 
     - `call(images)` returns the backbone's representation, so `predict`
       gives embeddings; `encoder` is the backbone to export.
-    - `train_step` scales the loss for the optimizer (mixed precision) and
-      for the number of replicas (gradients are summed across replicas), so
-      one global batch gives the same update on 1 or N replicas;
-      `test_step` computes the same losses without updates.
+    - Raw, unaugmented pixels in [0, 255] (uint8 or float) come in, and the
+      method makes its own views with `self.augmenter` (the method's
+      `default_augmenter()` unless one is passed).
     - Bad input fails with one clear line: wrong rank or dtype, a shape
-      that does not match the backbone, NaN or Inf pixels, a non-finite
-      loss. A step with a non-finite loss raises before any update.
-
-    Subclasses get raw, unaugmented pixels in [0, 255] (uint8 or float) and
-    make their own views with `self.augmenter`.
+      that does not match the backbone, NaN or Inf pixels.
 
     Args:
         backbone: keras.Model. Encoder from raw pixels to features.
@@ -37,31 +29,25 @@ class Method(keras.Model):
             draws.
     """
 
-    metric_names = ("loss",)
+    serialized_arguments = ("backbone", "augmenter")
 
     def __init__(self, backbone, augmenter=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         if not isinstance(backbone, keras.Model):
             raise ValueError(
                 f"backbone must be a keras.Model from images to features, got {type(backbone).__name__}: "
                 "pass e.g. keras_ssl.backbones.ResNet(input_shape=...)"
             )
         self.backbone = backbone
-        self.seed = seed
         self.augmenter = augmenter if augmenter is not None else self.default_augmenter()
         if not self.augmenter.built:
             # Built now, so Keras never builds the model by tracing a call
             # on the structure of a training batch (under a strategy).
             self.augmenter.build((None, *self.image_shape))
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
 
-    # --- to override ---------------------------------------------------
     def default_augmenter(self):
         return keras.layers.Identity(name="no_augmentation")
-
-    def compute_losses(self, batch, training):
-        raise NotImplementedError(f"{type(self).__name__} must implement compute_losses(batch, training)")
 
     # --- contract ------------------------------------------------------
     @property
@@ -83,10 +69,6 @@ class Method(keras.Model):
                 "images to a square and build the backbone for it"
             )
         return height
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, inputs, training=False):
         return self.backbone(self.prepare_images(inputs), training=training)
@@ -127,52 +109,13 @@ class Method(keras.Model):
         default; methods with other data (labels, indices) override it."""
         return self.unpack_images(data)
 
-    def after_update(self, batch):
-        """Runs after each optimizer step (EMA teachers, memory banks)."""
-
-    def train_step(self, data):
-        batch = self.unpack_batch(data)
-        with tf.GradientTape() as tape:
-            results = self.compute_losses(batch, training=True)
-            loss = tf.cast(results["loss"], "float32")
-            scaled = scaled_loss(self.optimizer, loss)
-        apply_if_finite(self.optimizer, tape, scaled, self.trainable_variables, loss, type(self).__name__)
-        self.after_update(batch)
-        return self.update_trackers(results)
-
-    def test_step(self, data):
-        batch = self.unpack_batch(data)
-        images = batch["x_l"] if isinstance(batch, dict) else batch
-        return self.update_trackers(self.compute_losses(batch, training=False), batch_size=tf.shape(images)[0])
-
-    def update_trackers(self, results, batch_size=None):
-        """Updates the `Mean` trackers; `batch_size` weights a batch's means
-        (a short last batch of `evaluate` then counts for what it holds)."""
-        weight = None if batch_size is None else tf.cast(batch_size, "float32")
-        for name, tracker in self.trackers.items():
-            if name in results:
-                tracker.update_state(results[name], sample_weight=weight)
-        logs = {name: tracker.result() for name, tracker in self.trackers.items() if name in results}
-        if is_multi_worker(self.distribute_strategy):
-            # Keras averages logs over workers along axis 0, which scalars
-            # lack (tensorflow#72388): give it shape [1]; it returns scalars.
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
-        return logs
+    def batch_size(self, batch):
+        return tf.shape(batch["x_l"] if isinstance(batch, dict) else batch)[0]
 
     # --- serialization -------------------------------------------------
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "augmenter": keras.saving.serialize_keras_object(self.augmenter),
-            "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if config.get("augmenter") is not None:
-            config["augmenter"] = keras.saving.deserialize_keras_object(config["augmenter"])
-        return cls(**config)

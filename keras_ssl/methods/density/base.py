@@ -1,0 +1,100 @@
+"""The density family's base: exact likelihoods of binary images."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.methods.base import Method
+
+LN2 = float(np.log(2.0))
+
+
+class DensityMethod(Method):
+    """Base class of the explicit density models of binary images.
+
+    A subclass implements `logits(images, training)`: the Bernoulli logit of
+    every pixel given the pixels before it in its order (an autoregressive
+    model: FVSBN, NADE, PixelCNN), float32 of the images' shape. This class
+    adds to the contract of `Method`:
+
+    - `fit` takes binary images (0/1 values, any numeric dtype) of
+      `input_shape`, as arrays or a `tf.data.Dataset` (labels ignored);
+      `keras_ssl.data` binarises grey images (threshold 0.5 by default).
+    - The loss is the negative log-likelihood in nats per image, the mean
+      over this replica's images; the logs also give `bits_per_dim`
+      (the NLL over the number of pixels and ln 2).
+    - `log_likelihood(images)`: the exact log-probability (nats) of each
+      image.
+
+    Args:
+        input_shape: tuple of int. Shape of one image, e.g. (28, 28, 1).
+        seed: int. Seed of the method's random draws.
+
+    Example:
+
+    >>> class Independent(DensityMethod):  # Every pixel on its own.
+    ...     def __init__(self, input_shape, **kwargs):
+    ...         super().__init__(input_shape, **kwargs)
+    ...         self.bias = self.add_weight(shape=input_shape, initializer="zeros")
+    ...     def logits(self, images, training=False):
+    ...         return tf.zeros_like(images) + self.bias
+    >>> model = Independent((28, 28, 1))
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(binary_images, batch_size=64)
+    """
+
+    metric_names = ("loss",)
+
+    def __init__(self, input_shape, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        shape = tuple(int(s) for s in input_shape)
+        if not shape or min(shape) < 1:
+            raise ValueError(f"input_shape must be the positive shape of one image, e.g. (28, 28, 1), got {input_shape}")
+        self.image_shape = shape
+        self.num_dimensions = int(np.prod(shape))
+
+    def logits(self, images, training=False):
+        raise NotImplementedError(f"{type(self).__name__} must implement logits(images, training)")
+
+    def call(self, inputs, training=False):
+        return self.logits(self.prepare_images(inputs), training=training)
+
+    def prepare_images(self, images):
+        """Checks a batch of binary images and returns it as float32."""
+        images = tf.convert_to_tensor(images)
+        name = type(self).__name__
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(f"{name} expects binary images of shape [batch, {', '.join(map(str, self.image_shape))}], "
+                             f"got {tuple(images.shape)}: binarise and reshape them, or build the model for that shape")
+        if not (images.dtype.is_integer or images.dtype.is_floating or images.dtype.is_bool):
+            raise ValueError(f"{name} expects 0/1 pixels, got dtype {images.dtype.name}")
+        images = tf.cast(images, "float32")
+        check = tf.debugging.assert_equal(
+            tf.reduce_all((images == 0.0) | (images == 1.0)), True,
+            message=f"{name} expects binary images (0/1 values): binarise them, e.g. keras_ssl.data.binarize",
+        )
+        with tf.control_dependencies([check]):
+            return tf.identity(images)
+
+    def unpack_batch(self, data):
+        images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.prepare_images(images)
+
+    def negative_log_likelihood(self, images, training=False):
+        """NLL (nats) of each float 0/1 image, `[batch]`."""
+        logits = tf.cast(self.logits(images, training=training), "float32")
+        per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=images, logits=logits)
+        return tf.reduce_sum(tf.reshape(per_pixel, [tf.shape(images)[0], -1]), axis=-1)
+
+    def log_likelihood(self, images):
+        """Exact log-probability (nats) of each binary image, float32 `[batch]`."""
+        return -self.negative_log_likelihood(self.prepare_images(images))
+
+    def compute_losses(self, batch, training):
+        return {"loss": tf.reduce_mean(self.negative_log_likelihood(batch, training=training))}
+
+    def derived_logs(self, logs):
+        return {**logs, "bits_per_dim": logs["loss"] / (self.num_dimensions * LN2)}
+
+    def get_config(self):
+        return {**super().get_config(), "input_shape": list(self.image_shape)}
