@@ -264,6 +264,7 @@ def test_fine_tune_text_classifier_copies_the_backbone(tokenizer):
 def test_zoo_config_builds_trains_and_evaluates(corpus, tmp_path):
     from zoo import runs
     from zoo.configs import bert as bert_config
+    from zoo.recipes.language import bert as bert_recipe
 
     config = bert_config.get_config(quick=True)
     quick = bert_config.get_config(quick=True)
@@ -272,15 +273,15 @@ def test_zoo_config_builds_trains_and_evaluates(corpus, tmp_path):
                   steps_per_epoch=2, validation_pairs=16, evaluation_pairs=32,
                   backbone={"num_layers": 1, "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32})
     runs.write_json_atomic(str(tmp_path / "config.json"), config)  # As zoo.train writes it; evaluate reads it.
-    model, data, fit_kwargs = bert_config.build(config, corpus, str(tmp_path))
+    model, data, fit_kwargs = bert_recipe.build(config, corpus, str(tmp_path))
     assert os.path.isfile(tmp_path / "vocab.txt")
     history = model.fit(data, epochs=1, verbose=0, **fit_kwargs)
     assert "val_mlm_accuracy" in history.history and int(model.optimizer.iterations) == 2
-    results = bert_config.evaluate(model, corpus, str(tmp_path))
+    results = bert_recipe.evaluate(model, corpus, str(tmp_path))
     assert {"mlm_accuracy", "most_frequent_token_accuracy", "nsp_accuracy", "nsp_majority_accuracy"} <= set(results)
     assert results["pairs"] == 32
     # A resumed run keeps its vocabulary (token ids must not change).
     vocabulary = (tmp_path / "vocab.txt").read_text()
     config["vocabulary_size"] = 200
-    bert_config.build(config, corpus, str(tmp_path))
+    bert_recipe.build(config, corpus, str(tmp_path))
     assert (tmp_path / "vocab.txt").read_text() == vocabulary

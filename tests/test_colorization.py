@@ -141,17 +141,18 @@ class TestColorization(TestCase):
 
     def test_zoo_builds_it_with_a_one_channel_backbone(self, rng):
         from zoo import runs
+        from zoo.recipes.images import build_backbone, build_method
 
         config = runs.resolve_config("colorization", "photos", quick=True)
         assert config["knn_every"] is None and config["backbone"]["input_channels"] == 1
         config["model"]["num_bins"] = 8
-        backbone = runs.build_backbone(config, (16, 16, 3))
+        backbone = build_backbone(config, (16, 16, 3))
         assert backbone.input_shape == (None, 16, 16, 1)
         photos = rng.integers(0, 256, size=(8, 16, 16, 3), dtype="uint8")
-        model = runs.build_method(config, backbone, images=photos)
+        model = build_method(config, backbone, {"images": photos})
         assert isinstance(model, Colorization) and model.quantizer.num_bins == 8
-        with pytest.raises(runs.RunError, match="pass images="):
-            runs.build_method(config, backbone)
+        with pytest.raises(runs.RunError, match="pass info=.'images'"):
+            build_method(config, backbone)
 
     def test_encoder_takes_rgb_and_backbone_takes_grey(self, images):
         model = tiny_colorization()

@@ -389,9 +389,9 @@ class TestContextEncoderMixedPrecision:
 
 
 def test_zoo_config_builds_with_one_optimizer():
-    # zoo.runs compiles with `optimizer=` only: the discriminator gets a copy.
+    # The image recipe compiles with `optimizer=` only: the discriminator gets a copy.
     from zoo import configs
-    from zoo.runs import build_backbone, build_method, build_optimizer
+    from zoo.recipes.images import build_backbone, build_method, build_optimizer
 
     for quick in (False, True):
         config = configs.get_config("context_encoder", quick=quick)

@@ -306,12 +306,12 @@ class TestMixMatchEMA:
 
     def test_zoo_config_asks_for_ema(self):
         from zoo.configs.mix_match import get_config
-        from zoo.runs import build_optimizer
+        from zoo.recipes.base import build_optimizer
 
         for quick in (False, True):
             config = get_config(quick=quick)
             assert config["model"]["class"] == "MixMatch" and config["swap_ema_weights"]
-            assert config["semi_supervised"] and config["rampup_epochs"] <= config["epochs"]
+            assert config["family"] == "semi_supervised" and config["rampup_epochs"] <= config["epochs"]
             optimizer = build_optimizer(config, steps_per_epoch=10)
             assert optimizer.use_ema and optimizer.ema_momentum == config["optimizer"]["ema_momentum"]
             spec = {k: v for k, v in config["model"].items() if k != "class"}

@@ -108,11 +108,12 @@ class TestSplitBrainAutoencoder(TestCase):
 
     def test_zoo_builds_it_with_a_one_channel_backbone(self, rng):
         from zoo import runs
+        from zoo.recipes.images import build_backbone, build_method
 
         config = runs.resolve_config("split_brain", "photos", quick=True)
         config["model"]["num_bins"] = 8
         photos = rng.integers(0, 256, size=(8, 16, 16, 3), dtype="uint8")
-        model = runs.build_method(config, runs.build_backbone(config, (16, 16, 3)), images=photos)
+        model = build_method(config, build_backbone(config, (16, 16, 3)), {"images": photos})
         assert isinstance(model, SplitBrainAutoencoder) and model.quantizer.num_bins == 8
         assert model.backbone.input_shape == (None, 16, 16, 1) and model.ab_backbone.input_shape == (None, 16, 16, 2)
 

@@ -1,4 +1,4 @@
-"""`python -m zoo.train` for the language models (zoo/text_runs.py)."""
+"""`python -m zoo.train` for the language models (zoo/recipes/language/)."""
 
 import json
 import os

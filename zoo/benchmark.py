@@ -34,6 +34,9 @@ flags.DEFINE_list("methods", None, "Methods to run (semi_supervised, pretext; de
 flags.DEFINE_integer("steps", None, "Training steps of every run (semi_supervised; default the suite's budget).")
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
+# The semi-supervised suite's methods, in the order of its tables.
+SEMI_SUPERVISED_METHODS = ("supervised", "entropy_minimization", "pseudo_label", "pi_model", "temporal_ensembling",
+                           "mean_teacher", "vat", "mix_match")
 
 
 class StepTimer:
@@ -97,6 +100,7 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0, 
     from keras_ssl.data import load_fashion_mnist
     from keras_ssl.evaluation import evaluate_encoder, random_init_copy
     from zoo import runs
+    from zoo.recipes.images import build_backbone, build_method
 
     data = load_fashion_mnist()
     config = runs.resolve_config("simclr", "fashion_mnist", quick=True, seed=seed, knn_every=5)
@@ -108,13 +112,13 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0, 
 
     def make_ssl():
         keras.utils.set_random_seed(seed)
-        ssl = runs.build_method(config, runs.build_backbone(config, data.image_shape))
+        ssl = build_method(config, build_backbone(config, data.image_shape))
         ssl.compile(optimizer=keras.optimizers.Adam(1e-3))
         return ssl
 
     def make_supervised():
         keras.utils.set_random_seed(seed)
-        backbone = runs.build_backbone(config, data.image_shape)
+        backbone = build_backbone(config, data.image_shape)
         classifier = keras.Sequential([backbone, keras.layers.Dense(data.num_classes)])
         classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -169,12 +173,12 @@ def semi_supervised_suite(output_dir, num_labels_list, seeds, methods=None, step
     the Fashion-MNIST test set, for each label budget and seed."""
     from keras_ssl.data import load_fashion_mnist
     from keras_ssl.evaluation import classifier_accuracy
-    from zoo import configs, runs
+    from zoo import runs
 
     data = load_fashion_mnist()
     if quick:
         data = data.subset(train_size=2000, test_size=500, seed=0)
-    methods = list(methods or configs.SEMI_SUPERVISED)
+    methods = list(methods or SEMI_SUPERVISED_METHODS)
     steps = steps or (20 if quick else 800)
     epochs = 2 if quick else 4
     runs_done = []

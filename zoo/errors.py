@@ -4,6 +4,10 @@ import contextlib
 import sys
 
 
+class RunError(Exception):
+    """A user-facing problem with a run; its message is one line with the fix."""
+
+
 def one_line(error):
     """The first line of an error's message (TensorFlow appends graph traces)."""
     message = getattr(error, "message", None) or str(error) or type(error).__name__
@@ -21,7 +25,6 @@ def exit_on_user_error():
     logging.set_verbosity(logging.WARNING)
 
     from keras_ssl.data import DataSourceMissingError
-    from zoo.runs import RunError
 
     try:
         yield

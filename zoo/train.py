@@ -43,60 +43,25 @@ def main(argv):
         from keras_ssl.distribute import get_strategy
 
         strategy = get_strategy(FLAGS.strategy)
-        from keras_ssl.data import load_dataset
-        from zoo import configs, runs
+        from zoo import runs
 
         verbose = FLAGS.verbose if FLAGS.verbose is not None else (1 if sys.stdout.isatty() else 2)
-        if FLAGS.method in configs.TEXT_METHODS:
-            return train_text_method(strategy, verbose)
-
-        # A method's config may name its own default dataset (colour photos
-        # for colourisation); an explicit --dataset wins.
-        dataset_name = FLAGS.dataset
-        if not FLAGS["dataset"].present:
-            dataset_name = configs.get_config(FLAGS.method).get("default_dataset", FLAGS.dataset)
+        # Without --dataset the method's config names its data (colour photos
+        # for colourisation, a text method's corpus).
         config = runs.resolve_config(
-            FLAGS.method, dataset_name, quick=FLAGS.quick, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
-            learning_rate=FLAGS.learning_rate, train_size=FLAGS.train_size, seed=FLAGS.seed, knn_every=FLAGS.knn_every,
-            num_labels=FLAGS.num_labels, unlabelled_ratio=FLAGS.unlabelled_ratio,
+            FLAGS.method, FLAGS.dataset if FLAGS["dataset"].present else None, quick=FLAGS.quick,
+            epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
+            train_size=FLAGS.train_size, seed=FLAGS.seed, knn_every=FLAGS.knn_every, num_labels=FLAGS.num_labels,
+            unlabelled_ratio=FLAGS.unlabelled_ratio,
         )
-        dataset = load_dataset(dataset_name)
-        if config["train_size"]:
-            if config["train_size"] > len(dataset.x_train):
-                raise ValueError(f"--train_size {config['train_size']} is larger than the dataset ({len(dataset.x_train)} images)")
-            dataset = dataset.subset(train_size=config["train_size"], seed=config["seed"])
-        config["image_shape"] = list(dataset.image_shape)
-        runs.prepare_run_dir(FLAGS.model_dir, config)
+        data = runs.load_data(config)
         model_path = os.path.join(FLAGS.model_dir, runs.MODEL_FILE)
         if os.path.exists(model_path):
+            runs.prepare_run_dir(FLAGS.model_dir, runs.complete_config(config, data))
             print(f"Run already complete: {model_path} (use a new --model_dir to train again)")
             return 0
-        runs.train(config, dataset, FLAGS.model_dir, strategy=strategy, verbose=verbose)
+        runs.train(config, data, FLAGS.model_dir, strategy=strategy, verbose=verbose)
         print(f"Saved {model_path}")
-    return 0
-
-
-def train_text_method(strategy, verbose):
-    """The language methods: the corpus instead of an image dataset."""
-    from keras_ssl.data import load_text_corpus
-    from zoo import runs, text_runs
-
-    for name in ("train_size", "knn_every", "num_labels", "unlabelled_ratio"):
-        if getattr(FLAGS, name) is not None:
-            raise ValueError(f"--{name} is for image methods; {FLAGS.method} trains on text")
-    corpus_name = FLAGS.dataset if FLAGS["dataset"].present else None
-    config = text_runs.resolve_text_config(
-        FLAGS.method, corpus_name, quick=FLAGS.quick, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
-    )
-    corpus = load_text_corpus(config["corpus"], seed=config["seed"])
-    runs.prepare_run_dir(FLAGS.model_dir, config)
-    model_path = os.path.join(FLAGS.model_dir, runs.MODEL_FILE)
-    if os.path.exists(model_path):
-        print(f"Run already complete: {model_path} (use a new --model_dir to train again)")
-        return 0
-    text_runs.train_text(config, corpus, FLAGS.model_dir, strategy=strategy, verbose=verbose)
-    print(f"Saved {model_path}")
     return 0
 
 

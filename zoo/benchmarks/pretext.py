@@ -23,6 +23,9 @@ and L2+adversarial context encoders, colourisations, inputs denoised by a DAE tr
 import os
 import time
 
+# The suite's methods, in the order of its tables.
+PRETEXT_METHODS = ("rotation", "jigsaw", "relative_patch", "context_encoder", "colorization", "split_brain",
+                   "denoising_autoencoder")
 PROBE_TRAIN = 5000  # class-balanced probe training images; the probe is scored on the whole test split
 PROBE_DIMS = (256, 2048)  # features per stage after pooling: a compact probe and the papers' wide one
 
@@ -32,8 +35,7 @@ def _train_method(method, output_dir, data_by_name, seed, quick, overrides=None,
 
     config = runs.resolve_config(method, None, quick=True, seed=seed)
     config.update(overrides or {})
-    dataset_name = config.get("dataset") or config.get("default_dataset") or "fashion_mnist"
-    config["dataset"] = dataset_name
+    dataset_name = config["dataset"]
     if quick:
         config["epochs"] = 1
         config["train_size"] = min(config.get("train_size") or 512, 512)
@@ -92,7 +94,7 @@ def run(output_dir, quick=False, methods=None, seed=0):
     cache["fashion_mnist"] = fmnist
     probe = fmnist.subset(train_size=500 if quick else PROBE_TRAIN, test_size=300 if quick else None,
                           seed=seed)
-    methods = list(methods or configs.PRETEXT)
+    methods = list(methods or PRETEXT_METHODS)
 
     def probe_backbone(backbone):
         return {dim: stage_probe_accuracies(backbone, probe.x_train, probe.y_train, probe.x_test, probe.y_test,

@@ -14,6 +14,8 @@ so `knn_every` is off.
 
 def get_config(quick=False):
     config = {
+        "family": "pretext",
+        "model_from_data": ["ab_bins"],
         "model": {
             "class": "Colorization",
             "num_bins": 64,
@@ -25,7 +27,7 @@ def get_config(quick=False):
         },
         "backbone": {"class": "ConvNet", "filters": [32, 64, 128], "input_channels": 1},
         "optimizer": {"class": "Adam", "learning_rate": 1e-3, "schedule": "cosine"},
-        "default_dataset": "photos",  # colour crops; zoo.train's --dataset overrides it
+        "dataset": "photos",  # colour crops; zoo.train's --dataset overrides it
         "epochs": 30,
         "batch_size": 128,
         "train_size": None,

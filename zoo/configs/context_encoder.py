@@ -13,6 +13,7 @@ stages (the pretext suite's shared ConvNet).
 
 def get_config(quick=False):
     config = {
+        "family": "pretext",
         "model": {
             "class": "ContextEncoder",
             "mask": "random_region",

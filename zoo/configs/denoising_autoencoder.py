@@ -10,6 +10,7 @@ paper's MNIST level), cross-entropy reconstruction of the clean image.
 
 def get_config(quick=False):
     config = {
+        "family": "autoencoding",
         "model": {
             "class": "DenoisingAutoencoder",
             "noise": "masking",

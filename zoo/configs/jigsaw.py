@@ -14,6 +14,7 @@ SGD for 350k iterations; Adam with a cosine decay here. The benchmark probes
 
 def get_config(quick=False):
     config = {
+        "family": "pretext",
         "model": {
             "class": "JigsawPuzzle",
             "num_permutations": 100,

@@ -15,6 +15,7 @@ shared ConvNet).
 
 def get_config(quick=False):
     config = {
+        "family": "pretext",
         "model": {
             "class": "RelativePatchPosition",
             "patch_size": 7,

@@ -13,6 +13,7 @@ probes `model.backbone`'s stages (the pretext suite's shared ConvNet).
 
 def get_config(quick=False):
     config = {
+        "family": "pretext",
         "model": {"class": "RotationPrediction", "head_hidden_dims": []},
         "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
         "optimizer": {"class": "Adam", "learning_rate": 2e-3, "schedule": "cosine"},

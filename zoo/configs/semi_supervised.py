@@ -7,10 +7,11 @@ def semi_supervised_config(model, quick=False, **overrides):
     batch 64, 20 epochs with a 5-epoch ramp-up, unless `overrides` say
     otherwise. `quick` shrinks it to 2 epochs and a ramp-up of at most 1."""
     config = {
+        "family": "semi_supervised",
         "model": model,
+        "model_from_data": ["num_classes", "rampup_steps"],
         "backbone": {"class": "ConvNet", "filters": [32, 64, 128]},
         "optimizer": {"class": "Adam", "learning_rate": 1e-3},
-        "semi_supervised": True,
         "num_labels": 100,
         "unlabelled_ratio": 1,
         "rampup_epochs": 5,

@@ -7,6 +7,7 @@
 
 def get_config(quick=False):
     config = {
+        "family": "contrastive",
         "model": {
             "class": "SimCLR",
             "projection_dim": 128,

@@ -1,0 +1,179 @@
+"""The recipe of the image methods without labels (contrastive, pretext,
+autoencoding): raw image batches, a backbone from the config, the method
+with the arguments it takes from the data, kNN monitoring, an embedding
+plot."""
+
+import os
+
+from zoo.errors import RunError
+from zoo.recipes.base import Recipe, build_optimizer
+
+KNN_BANK_SIZE = 5000
+KNN_TEST_SIZE = 2000
+EMBEDDING_IMAGES = 3000
+
+
+def build_backbone(config, image_shape):
+    """The backbone of `config["backbone"]` for images of `image_shape`; an
+    `input_channels` entry overrides the channel count (a backbone that
+    sees part of the channels, e.g. the L of Lab)."""
+    import keras_ssl
+
+    spec = dict(config["backbone"])
+    cls = getattr(keras_ssl.backbones, spec.pop("class"))
+    channels = spec.pop("input_channels", None)
+    if channels is not None:
+        image_shape = (*tuple(image_shape)[:2], int(channels))
+    return cls(input_shape=tuple(image_shape), **spec)
+
+
+# The arguments a config may ask for under `model_from_data`: each completes
+# the constructor arguments from what the recipe knows of the data (`info`).
+def _num_classes(cls, spec, config, info):
+    return {**spec, "num_classes": _needs(info, "num_classes", cls)}
+
+
+def _rampup_steps(cls, spec, config, info):
+    if not config.get("rampup_epochs"):
+        return spec
+    return {**spec, "rampup_steps": int(config["rampup_epochs"] * _needs(info, "steps_per_epoch", cls))}
+
+
+def _num_unlabelled(cls, spec, config, info):
+    return {**spec, "num_unlabelled": _needs(info, "num_unlabelled", cls)}
+
+
+def _ab_bins(cls, spec, config, info):
+    """Colour bins (k-means of the training images' ab) unless given."""
+    return cls.arguments_from_data(_needs(info, "images", cls), spec, seed=config.get("seed"))
+
+
+DATA_ARGUMENTS = {
+    "num_classes": _num_classes,
+    "rampup_steps": _rampup_steps,
+    "num_unlabelled": _num_unlabelled,
+    "ab_bins": _ab_bins,
+}
+
+
+def _needs(info, key, cls):
+    if info.get(key) is None:
+        raise RunError(f"{cls.__name__} takes arguments from the data: pass info={{'{key}': ...}} to build_method")
+    return info[key]
+
+
+def build_method(config, backbone, info=None):
+    """The method of `config["model"]` on `backbone`, with the arguments
+    `config["model_from_data"]` names computed from `info` (what the
+    recipe knows of the data: `num_classes`, `steps_per_epoch`,
+    `num_unlabelled`, the training `images`)."""
+    import keras_ssl
+
+    spec = dict(config["model"])
+    cls = getattr(keras_ssl.methods, spec.pop("class"))
+    for name in config.get("model_from_data", ()):
+        if name not in DATA_ARGUMENTS:
+            raise RunError(f"model_from_data names {name!r}: use some of {', '.join(DATA_ARGUMENTS)}")
+        spec = DATA_ARGUMENTS[name](cls, spec, config, info or {})
+    return cls(backbone, seed=config.get("seed"), **spec)
+
+
+def for_strategy(batches, strategy):
+    """Image batches sharded by data under a strategy; uint8 cast to float32
+    under a multi-worker one (Keras averages the first batch over workers,
+    and collective ops reject uint8)."""
+    import tensorflow as tf
+
+    from keras_ssl.distribute import is_multi_worker
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    batches = batches.with_options(options)
+    if is_multi_worker(strategy):
+        batches = batches.map(lambda *x: tf.nest.map_structure(
+            lambda t: tf.cast(t, "float32") if t.dtype == tf.uint8 else t, x if len(x) > 1 else x[0]))
+    return batches
+
+
+class ImageRecipe(Recipe):
+    """Raw image batches of a `keras_ssl.data` image dataset."""
+
+    data_key = "dataset"
+    default_data = "fashion_mnist"
+    foreign_flags = {
+        "num_labels": ("semi-supervised methods", "trains without labels"),
+        "unlabelled_ratio": ("semi-supervised methods", "trains without labels"),
+    }
+
+    def load_data(self, config):
+        """The dataset of `config["dataset"]`, cut to a class-balanced
+        `train_size` when the config has one."""
+        from keras_ssl.data import load_dataset
+
+        dataset = load_dataset(config["dataset"])
+        size = config.get("train_size")
+        if size:
+            if size > len(dataset.x_train):
+                raise ValueError(f"--train_size {size} is larger than the dataset ({len(dataset.x_train)} images)")
+            dataset = dataset.subset(train_size=size, seed=config["seed"])
+        return dataset
+
+    def complete_config(self, config, dataset):
+        if config.get("image_shape") is None:
+            config["image_shape"] = list(dataset.image_shape)
+        return config
+
+    def training_data(self, config, dataset):
+        """`(batches, steps_per_epoch, info)`: raw image batches, and what
+        `build_method` may take from the data."""
+        from keras_ssl.data import image_batches
+
+        batches = image_batches(dataset.x_train, config["batch_size"], seed=config["seed"])
+        steps_per_epoch = len(dataset.x_train) // config["batch_size"]
+        return batches, steps_per_epoch, {"images": dataset.x_train, "steps_per_epoch": steps_per_epoch}
+
+    def validation_data(self, config, dataset):
+        return None
+
+    def build(self, config, dataset, model_dir, strategy):
+        batches, steps_per_epoch, info = self.training_data(config, dataset)
+        info = {"num_classes": dataset.num_classes, **info}
+        batches = for_strategy(batches, strategy)
+        with strategy.scope():
+            model = build_method(config, build_backbone(config, dataset.image_shape), info)
+            model.compile(optimizer=build_optimizer(config, steps_per_epoch))
+        fit_kwargs = {"shuffle": False, "validation_data": self.validation_data(config, dataset),
+                      "steps_per_epoch": config.get("steps_per_epoch")}
+        return model, batches, fit_kwargs
+
+    def callbacks(self, config, dataset):
+        import keras
+
+        from keras_ssl.evaluation import KNNMonitor
+
+        callbacks = []
+        if config.get("knn_every"):
+            bank = dataset.subset(train_size=min(KNN_BANK_SIZE, len(dataset.x_train)),
+                                  test_size=min(KNN_TEST_SIZE, len(dataset.x_test)), seed=config["seed"])
+            callbacks.append(KNNMonitor(bank.x_train, bank.y_train, bank.x_test, bank.y_test,
+                                        every=config["knn_every"]))
+        if config.get("swap_ema_weights"):  # Validate on the averaged weights; fit ends on them.
+            callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=False))
+        return callbacks
+
+    def finish(self, model, config, dataset, model_dir, history, chief):
+        """`history.png` and `embedding.png` (PCA of test embeddings). Every
+        worker predicts (collective under a multi-worker strategy); the
+        chief writes."""
+        from keras_ssl.evaluation import extract_features, plot_embedding, plot_history
+
+        test = dataset.subset(test_size=min(EMBEDDING_IMAGES, len(dataset.x_test)), seed=config["seed"])
+        features = extract_features(model.encoder, test.x_test)
+        if chief:
+            plot_history(history, os.path.join(model_dir, "history.png"),
+                         title=f"{config['method']} on {dataset.name}")
+            plot_embedding(
+                features, test.y_test, os.path.join(model_dir, "embedding.png"), class_names=dataset.class_names,
+                title=f"{config['method']} embedding of {dataset.name} test (PCA)",
+            )
+        return None
