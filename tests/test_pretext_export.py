@@ -1,4 +1,4 @@
-"""Every pretext method's encoder exports with DESIGN.md's image signature
+"""Every pretext method's encoder exports with the image signature of docs/architecture.md
 and loads in a process that cannot import keras or keras_ssl, with outputs
 equal to `model.predict`."""
 

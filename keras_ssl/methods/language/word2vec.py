@@ -11,8 +11,8 @@ from keras_ssl.methods.base import Method
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 
-# Examples per SGD update that keep gensim's quality and run fastest on CPU
-# (see `Word2Vec`'s "Speed").
+# Default examples per SGD update of `updates_per_batch` (see `Word2Vec`'s
+# "Updates" and "Speed"; the word2vec benchmark measures quality and speed).
 UPDATE_SIZE = 1024
 
 
@@ -78,28 +78,24 @@ class Word2Vec(Method):
     times (a frequent noise word) gets the sum of its updates at once.
     Shuffled epochs (`word2vec_dataset`'s default; in corpus order quality
     collapses) and updates of about a thousand examples keep this close to
-    word2vec: on 1.4M words they match gensim's quality, while single
-    updates of 32768 pairs (skip-gram) or 8192 contexts (CBOW) diverged.
+    word2vec's per-example SGD; much larger single updates can diverge.
 
     Speed: with plain `keras.optimizers.SGD` (see `plain_sgd`) a train step
     runs `sgd_update`, one update as one XLA program (the look-ups, loss,
     sparse gradient and the row updates `v -= lr * g`), `updates_per_batch`
     times, with `lr` the optimizer's learning rate at this step (word2vec.c
     too re-reads its decaying rate only every 10,000 words) and
-    `optimizer.iterations` counting steps. Updates of about 1024 examples
-    run fastest (on the 2-core benchmark machine, per example: skip-gram
-    0.49 / 0.38 / 0.38 us with updates of 512 / 1024 / 2048, CBOW 0.77 /
-    0.63 / 0.68 us), and several per step share the step's work (noise
-    draws, padding, Keras's loop): the benchmark runs batches of 16384 as
-    16 updates. XLA compiles the update once per padded shape (each update
-    is padded with examples of weight 0 to a multiple of `PAD_MULTIPLE`),
-    0.25 s whatever `updates_per_batch` (unrolling all updates into one
-    program compiled in 0.5 s for 1 update, 0.8 s for 4 and 1.3 s for 8,
-    and ran no faster). Any other optimizer, `xla_update = False` or a
+    `optimizer.iterations` counting steps. Several updates per step share
+    the step's work (noise draws, padding, Keras's loop). Each update is
+    padded with examples of weight 0 to a multiple of `PAD_MULTIPLE`, and
+    XLA compiles the update once per padded shape, whatever
+    `updates_per_batch`. Any other optimizer, `xla_update = False` or a
     `tf.distribute` strategy runs TF's kernels and one `optimizer.apply`
     per batch (a batch is then one update). A non-finite loss raises; the
     update that met it, and every later one of the batch, changes no
-    weight.
+    weight. The word2vec benchmark measures quality and speed against
+    gensim: `python -m zoo.benchmark --suite=word2vec` (results in
+    `benchmarks/word2vec`).
 
     `fit` takes the dicts of `keras_ssl.data.word2vec_dataset`:
     `{"centre", "context"}` int32 `[batch]` for skip-gram; `{"context"`

@@ -32,9 +32,9 @@ class MeanTeacher(SemiSupervisedMethod):
     training the teacher, like the student, normalises with the batch
     statistics, and its passes update its own moving statistics, which it
     uses in inference mode. (Averaging the student's moving statistics
-    instead pairs averaged weights with statistics they did not produce:
-    on digits such a teacher scored 25-55% where its student scored
-    75-80%.) For that the teacher's layers keep `trainable=True` (Keras
+    instead would pair averaged weights with statistics they did not
+    produce, and such a teacher predicts far worse than its student.) For
+    that the teacher's layers keep `trainable=True` (Keras
     batch norm uses batch statistics only in trainable layers) while each
     of their variables is frozen; setting `teacher_backbone.trainable`
     would change that.

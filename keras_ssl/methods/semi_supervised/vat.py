@@ -50,8 +50,9 @@ class VAT(SemiSupervisedMethod):
     dropout either (so the finite difference measures the input, not the
     noise) and leave the moving statistics as they found them (saved and
     written back), so only the clean pass updates them. (Running the LDS
-    passes in inference mode instead made training and inference networks
-    drift apart: 13-23% test accuracy on digits.)
+    passes in inference mode instead lets the training and inference
+    networks drift apart, and the inference network then classifies
+    poorly.)
 
     Randomness besides the augmenter and dropout: the Gaussian start of the
     power iteration. With `fixed_initial_direction=True` every image starts
