@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from keras_ssl.layers import MemoryBank, Queue, scatter_rows
+from keras_ssl.methods.base import Method
 from keras_ssl.layers import memory_bank as memory_bank_module
 from tests.test_case import TestCase
 
@@ -306,3 +307,39 @@ class TestReplicas:
         np.testing.assert_array_equal(after[[0, 2]], numpy(other[tf.float32]))
         np.testing.assert_allclose(after[[3, 5]], rows, rtol=1e-6)
         np.testing.assert_array_equal(after[[1, 4]], before[[1, 4]])
+
+
+class _StateUnderReplicas(Method):
+    """A tiny method whose `after_update` writes a memory bank and a queue;
+    its metrics read how much of them earlier steps wrote."""
+
+    metric_names = ("loss", "bank_rows", "queue_pointer")
+
+    def __init__(self, size=32, dim=4, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(dim, name="dense")
+        self.dense.build((None, 1))
+        self.bank = MemoryBank(size, dim, initializer="zeros", name="bank")
+        self.queue = Queue(2 * size, dim, name="queue")
+        self.built = True
+
+    def compute_losses(self, batch, training):
+        features = self.dense(tf.cast(batch[:, None], "float32"))
+        rows = tf.reduce_sum(tf.cast(tf.reduce_any(self.bank.bank.value != 0.0, axis=1), "float32"))
+        return {"loss": tf.reduce_mean(tf.square(features)), "bank_rows": rows,
+                "queue_pointer": tf.cast(self.queue.pointer.value, "float32")}
+
+    def after_update(self, batch):
+        values = tf.ones([tf.shape(batch)[0], self.bank.dim]) * tf.cast(batch[:, None] + 1, "float32")
+        self.bank.update(batch, values)
+        self.queue.enqueue(values)
+
+
+def build_for_strategy_test():
+    """4 steps of global batches of 8 indices (0-31) for the cpu:2 worker:
+    with every replica's rows written on every replica, the metrics average
+    (0 + 8 + 16 + 24) / 4 = 12 over the epoch (6 if each replica kept only
+    its own)."""
+    model = _StateUnderReplicas(seed=0)
+    model.compile(optimizer="sgd")
+    return model, tf.data.Dataset.range(32).batch(8).map(lambda x: tf.cast(x, "int32")), {}
