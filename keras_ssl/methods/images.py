@@ -109,9 +109,6 @@ class ImageMethod(Method):
         default; methods with other data (labels, indices) override it."""
         return self.unpack_images(data)
 
-    def batch_size(self, batch):
-        return tf.shape(batch["x_l"] if isinstance(batch, dict) else batch)[0]
-
     # --- serialization -------------------------------------------------
     def get_config(self):
         return {

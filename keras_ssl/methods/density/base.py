@@ -19,7 +19,7 @@ class DensityMethod(Method):
 
     - `fit` takes binary images (0/1 values, any numeric dtype) of
       `input_shape`, as arrays or a `tf.data.Dataset` (labels ignored);
-      `keras_ssl.data` binarises grey images (threshold 0.5 by default).
+      binarise grey images first (e.g. `images >= 128`).
     - The loss is the negative log-likelihood in nats per image, the mean
       over this replica's images; the logs also give `bits_per_dim`
       (the NLL over the number of pixels and ln 2).
@@ -71,7 +71,7 @@ class DensityMethod(Method):
         images = tf.cast(images, "float32")
         check = tf.debugging.assert_equal(
             tf.reduce_all((images == 0.0) | (images == 1.0)), True,
-            message=f"{name} expects binary images (0/1 values): binarise them, e.g. keras_ssl.data.binarize",
+            message=f"{name} expects binary images (0/1 values): binarise them first, e.g. images >= 128",
         )
         with tf.control_dependencies([check]):
             return tf.identity(images)
