@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED = 1
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadscope
 
-.PHONY: demo test test-fast lint setup data benchmark clean
+.PHONY: demo test test-fast lint format setup data benchmark clean
 
 setup: $(STAMP) data
 
@@ -39,7 +39,12 @@ demo: setup
 
 # Ruff (configured in pyproject.toml): pyflakes' checks and syntax errors.
 lint: $(STAMP)
+	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix --select I .
+	$(PY) -m ruff format .
 
 test: setup
 	$(PYTEST) --durations=15

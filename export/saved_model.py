@@ -14,7 +14,6 @@ import keras
 import tensorflow as tf
 
 import keras_ssl  # noqa: F401  (registers the serializable classes for loading runs)
-
 from export.versions import base_metadata, next_version_path, read_run, write_version_atomically
 
 

@@ -32,7 +32,6 @@ import keras
 import tensorflow as tf
 
 import keras_ssl  # noqa: F401  (registers the serializable classes for loading runs)
-
 from export.versions import base_metadata, next_version_path, read_run, write_version_atomically
 
 
@@ -74,31 +73,43 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
 
     encoder = getattr(model, "encoder", None) or model
     if not isinstance(encoder, keras_hub.models.BertBackbone):
-        raise ValueError(f"export_text_encoder needs a BertPretraining or a keras_hub BertBackbone, got "
-                         f"{type(model).__name__}")
+        raise ValueError(
+            f"export_text_encoder needs a BertPretraining or a keras_hub BertBackbone, got {type(model).__name__}"
+        )
     if isinstance(vocabulary, keras_hub.tokenizers.WordPieceTokenizer):
         tokenizer = vocabulary
     else:
         tokenizer = bert_tokenizer(vocabulary)
     if tokenizer.vocabulary_size() != encoder.vocabulary_size:
-        raise ValueError(f"the vocabulary has {tokenizer.vocabulary_size()} tokens but the backbone "
-                         f"{encoder.vocabulary_size}: pass the vocab.txt the model was trained with")
+        raise ValueError(
+            f"the vocabulary has {tokenizer.vocabulary_size()} tokens but the backbone "
+            f"{encoder.vocabulary_size}: pass the vocab.txt the model was trained with"
+        )
     sequence_length = int(sequence_length or encoder.max_sequence_length)
     if not 2 < sequence_length <= encoder.max_sequence_length:
-        raise ValueError(f"sequence_length must be in [3, {encoder.max_sequence_length}] (the backbone's "
-                         f"max_sequence_length), got {sequence_length}")
+        raise ValueError(
+            f"sequence_length must be in [3, {encoder.max_sequence_length}] (the backbone's "
+            f"max_sequence_length), got {sequence_length}"
+        )
     packer = keras_hub.layers.MultiSegmentPacker(
-        sequence_length=sequence_length, start_value=tokenizer.start_token_id, end_value=tokenizer.end_token_id,
-        pad_value=tokenizer.pad_token_id, truncate="round_robin", name="packer",
+        sequence_length=sequence_length,
+        start_value=tokenizer.start_token_id,
+        end_value=tokenizer.end_token_id,
+        pad_value=tokenizer.pad_token_id,
+        truncate="round_robin",
+        name="packer",
     )
     pad = tokenizer.pad_token_id
     version, path = next_version_path(export_base, version)
 
     def encode(token_ids, segment_ids, padding_mask):
-        outputs = encoder({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-                          training=False)
-        return {"pooled_output": tf.cast(outputs["pooled_output"], "float32"),
-                "sequence_output": tf.cast(outputs["sequence_output"], "float32")}
+        outputs = encoder(
+            {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}, training=False
+        )
+        return {
+            "pooled_output": tf.cast(outputs["pooled_output"], "float32"),
+            "sequence_output": tf.cast(outputs["sequence_output"], "float32"),
+        }
 
     def encode_segments(segments):
         token_ids, segment_ids = packer(tuple(tokenizer(s) for s in segments))
@@ -111,8 +122,9 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
 
     def serve_text_pair(text, text_b):
         text, text_b = tf.ensure_shape(text, [None]), tf.ensure_shape(text_b, [None])
-        check = tf.debugging.assert_equal(tf.shape(text), tf.shape(text_b),
-                                          message="text and text_b must hold the same number of strings")
+        check = tf.debugging.assert_equal(
+            tf.shape(text), tf.shape(text_b), message="text and text_b must hold the same number of strings"
+        )
         with tf.control_dependencies([check]):
             return encode_segments([tf.identity(text), text_b])
 
@@ -122,7 +134,8 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
         padding_mask = tf.ensure_shape(padding_mask, token_ids.shape)
         length = tf.shape(token_ids)[1]
         check = tf.debugging.assert_less_equal(
-            length, encoder.max_sequence_length,
+            length,
+            encoder.max_sequence_length,
             message=f"token_ids are longer than the backbone's max_sequence_length {encoder.max_sequence_length}",
         )
         with tf.control_dependencies([check]):
@@ -135,6 +148,7 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
     text_spec = tf.TensorSpec([None], tf.string, name="text")
     text_b_spec = tf.TensorSpec([None], tf.string, name="text_b")
     id_specs = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
+
     def write(tmp):
         archive = keras.export.ExportArchive()
         archive.track(encoder)
@@ -163,8 +177,12 @@ def export_text_encoder(model, vocabulary, export_base, sequence_length=None, me
             "vocabulary_size": int(tokenizer.vocabulary_size()),
             "vocabulary_file": "assets.extra/vocab.txt",
             "lowercase": bool(tokenizer.lowercase),
-            "special_tokens": {"cls": tokenizer.cls_token, "sep": tokenizer.sep_token, "pad": tokenizer.pad_token,
-                               "mask": tokenizer.mask_token},
+            "special_tokens": {
+                "cls": tokenizer.cls_token,
+                "sep": tokenizer.sep_token,
+                "pad": tokenizer.pad_token,
+                "mask": tokenizer.mask_token,
+            },
             "requires": "TF Text ops (import tensorflow_text before tf.saved_model.load)",
             "keras_version": keras.__version__,
             "keras_hub_version": keras_hub.__version__,
@@ -186,8 +204,9 @@ def _define_flags():
     flags.DEFINE_string("model_dir", None, "Run directory written by zoo.train (model.keras, vocab.txt).")
     flags.DEFINE_string("export_base", None, "Directory of numbered versions that TF Serving watches.")
     flags.DEFINE_integer("version", None, "Version to write (default: the next one).", lower_bound=1)
-    flags.DEFINE_integer("sequence_length", None, "Padded length of the text signatures (default: the run's).",
-                         lower_bound=3)
+    flags.DEFINE_integer(
+        "sequence_length", None, "Padded length of the text signatures (default: the run's).", lower_bound=3
+    )
     flags.mark_flags_as_required(["model_dir", "export_base"])
     return flags
 
@@ -198,8 +217,10 @@ def _parse_flags(argv):
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
-        sys.exit(f"error: {e} (usage: python -m export.text_encoder --model_dir=RUN --export_base=DIR "
-                 "[--version=N] [--sequence_length=L])")
+        sys.exit(
+            f"error: {e} (usage: python -m export.text_encoder --model_dir=RUN --export_base=DIR "
+            "[--version=N] [--sequence_length=L])"
+        )
 
 
 def main(argv):
@@ -209,12 +230,18 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # Keep SavedModel-writing INFO lines out of the output.
     tf.get_logger().setLevel("WARNING")
     if len(argv) > 1:
-        sys.exit(f"error: unexpected arguments {argv[1:]}: pass only --model_dir, --export_base, --version and "
-                 "--sequence_length")
+        sys.exit(
+            f"error: unexpected arguments {argv[1:]}: pass only --model_dir, --export_base, --version and "
+            "--sequence_length"
+        )
     model_dir = FLAGS.model_dir
     try:
-        config = read_run(model_dir, files=("model.keras", "vocab.txt"), config_required=False,
-                          train="python -m zoo.train --method=bert")
+        config = read_run(
+            model_dir,
+            files=("model.keras", "vocab.txt"),
+            config_required=False,
+            train="python -m zoo.train --method=bert",
+        )
     except ValueError as e:
         sys.exit(f"error: {e}")
     model_path = os.path.join(model_dir, "model.keras")
@@ -229,8 +256,14 @@ def main(argv):
     }
     sequence_length = FLAGS.sequence_length or config.get("sequence_length")
     try:
-        path = export_text_encoder(model, vocabulary_path, FLAGS.export_base, sequence_length=sequence_length,
-                                   metadata=metadata, version=FLAGS.version)
+        path = export_text_encoder(
+            model,
+            vocabulary_path,
+            FLAGS.export_base,
+            sequence_length=sequence_length,
+            metadata=metadata,
+            version=FLAGS.version,
+        )
     except (FileExistsError, ValueError, OSError) as e:
         sys.exit(f"error: {e}")
     print(path)

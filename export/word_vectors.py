@@ -27,11 +27,13 @@ class _WordVectors(tf.Module):
         super().__init__(name="word_vectors")
         vectors = np.asarray(vectors, "float32")
         self.oov_row = len(vocabulary)
-        self.vectors = tf.Variable(np.concatenate([vectors, np.zeros((1, vectors.shape[1]), "float32")]),
-                                   trainable=False, name="vectors")
+        self.vectors = tf.Variable(
+            np.concatenate([vectors, np.zeros((1, vectors.shape[1]), "float32")]), trainable=False, name="vectors"
+        )
         self.table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(list(vocabulary), tf.string),
-                                                tf.range(len(vocabulary), dtype=tf.int64)),
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(vocabulary), tf.string), tf.range(len(vocabulary), dtype=tf.int64)
+            ),
             default_value=-1,
         )
         self.serve = tf.function(self._serve, input_signature=[tf.TensorSpec([None], tf.string, name="words")])
@@ -80,8 +82,10 @@ def export_word_vectors(model, export_base, metadata=None, version=None):
     vocabulary = list(getattr(model, "vocabulary", []))
     vectors = np.asarray(getattr(model, "vectors", np.zeros((0, 0))), "float32")
     if not vocabulary or vectors.ndim != 2 or len(vectors) != len(vocabulary):
-        raise ValueError("export_word_vectors needs a model with `vocabulary` (list of words) and `vectors` "
-                         f"(one row per word), got {type(model).__name__}: pass a keras_ssl Word2Vec")
+        raise ValueError(
+            "export_word_vectors needs a model with `vocabulary` (list of words) and `vectors` "
+            f"(one row per word), got {type(model).__name__}: pass a keras_ssl Word2Vec"
+        )
     version, path = next_version_path(export_base, version)
 
     def write(tmp):

@@ -22,7 +22,9 @@ def bert_optimizer(learning_rate=1e-4, weight_decay=0.01, warmup_steps=10000, de
         )
     if warmup_steps:
         schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0, decay_steps=int(decay_steps), warmup_target=float(learning_rate),
+            initial_learning_rate=0.0,
+            decay_steps=int(decay_steps),
+            warmup_target=float(learning_rate),
             warmup_steps=int(warmup_steps),
         )
     else:

@@ -23,7 +23,9 @@ class TestBackbones(TestCase):
         self.run_config_test(model)
         path = str(tmp_path / "backbone.keras")
         model.save(path)
-        np.testing.assert_allclose(keras.saving.load_model(path).predict(images, verbose=0), model.predict(images, verbose=0))
+        np.testing.assert_allclose(
+            keras.saving.load_model(path).predict(images, verbose=0), model.predict(images, verbose=0)
+        )
 
     def test_resnet_depth_sets_blocks(self):
         def count(depth):
@@ -42,8 +44,14 @@ class TestBackbones(TestCase):
         model = ResNet(input_shape=(8, 8, 1), depth=8, width=2, synchronized_batch_norm=True)
         assert all(layer.synchronized for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
 
-    @pytest.mark.parametrize("kwargs, match", [({"depth": 9}, "6n \\+ 2"), ({"width": 0}, "positive"),
-                                               ({"input_shape": (28, 28)}, "height, width, channels")])
+    @pytest.mark.parametrize(
+        "kwargs, match",
+        [
+            ({"depth": 9}, "6n \\+ 2"),
+            ({"width": 0}, "positive"),
+            ({"input_shape": (28, 28)}, "height, width, channels"),
+        ],
+    )
     def test_bad_arguments(self, kwargs, match):
         with pytest.raises(ValueError, match=match):
             ResNet(**kwargs)

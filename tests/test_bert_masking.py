@@ -52,15 +52,21 @@ def masked(pairs, tokenizer):
     """Masked batches of every pair, in order, with the unmasked packing."""
     keras.utils.set_random_seed(0)
     preprocessor = bert_pretraining_preprocessor(tokenizer, SEQUENCE_LENGTH)
-    batches = materialize_batches(bert_pretraining_batches(pairs, preprocessor, 256, shuffle=False,
-                                                           drop_remainder=False))
+    batches = materialize_batches(
+        bert_pretraining_batches(pairs, preprocessor, 256, shuffle=False, drop_remainder=False)
+    )
     packer = keras_hub.layers.MultiSegmentPacker(
-        sequence_length=SEQUENCE_LENGTH, start_value=tokenizer.start_token_id, end_value=tokenizer.end_token_id,
+        sequence_length=SEQUENCE_LENGTH,
+        start_value=tokenizer.start_token_id,
+        end_value=tokenizer.end_token_id,
         pad_value=tokenizer.pad_token_id,
     )
     # The same packing without masking, in tf.data like the pipeline.
-    unmasked = (tf.data.Dataset.from_tensor_slices((pairs.first, pairs.second)).batch(256)
-                .map(lambda a, b: packer((tokenizer(a), tokenizer(b)))))
+    unmasked = (
+        tf.data.Dataset.from_tensor_slices((pairs.first, pairs.second))
+        .batch(256)
+        .map(lambda a, b: packer((tokenizer(a), tokenizer(b))))
+    )
     original, segments = (np.concatenate(parts) for parts in zip(*unmasked.as_numpy_iterator()))
     return batches, original, segments
 
@@ -81,9 +87,15 @@ def test_vocabulary_reserved_tokens_and_files(vocabulary, tokenizer, tmp_path):
 def test_batch_keys_shapes_and_segments(masked, pairs):
     batches, original, segments = masked
     n, slots = len(pairs), math.ceil(0.15 * SEQUENCE_LENGTH)
-    expected = {"token_ids": (n, SEQUENCE_LENGTH), "segment_ids": (n, SEQUENCE_LENGTH),
-                "padding_mask": (n, SEQUENCE_LENGTH), "mask_positions": (n, slots), "mask_ids": (n, slots),
-                "mask_weights": (n, slots), "nsp_labels": (n,)}
+    expected = {
+        "token_ids": (n, SEQUENCE_LENGTH),
+        "segment_ids": (n, SEQUENCE_LENGTH),
+        "padding_mask": (n, SEQUENCE_LENGTH),
+        "mask_positions": (n, slots),
+        "mask_ids": (n, slots),
+        "mask_weights": (n, slots),
+        "nsp_labels": (n,),
+    }
     assert {k: v.shape for k, v in batches.items()} == expected
     assert batches["mask_positions"].dtype == np.int32 and batches["token_ids"].dtype == np.int32
     np.testing.assert_array_equal(batches["nsp_labels"], pairs.labels)  # In order with shuffle=False.
@@ -134,8 +146,11 @@ def test_eighty_ten_ten_replacement(masked, tokenizer):
     random_share = np.mean((now != tokenizer.mask_token_id) & (now != before))
     # A random replacement is uniform over the vocabulary, so it is [MASK] or
     # the original token with probability 1/V each.
-    expected = {"mask": 0.8 + 0.1 / vocabulary_size, "kept": 0.1 + 0.1 / vocabulary_size,
-                "random": 0.1 * (1 - 2 / vocabulary_size)}
+    expected = {
+        "mask": 0.8 + 0.1 / vocabulary_size,
+        "kept": 0.1 + 0.1 / vocabulary_size,
+        "random": 0.1 * (1 - 2 / vocabulary_size),
+    }
     for name, share in (("mask", masked_share), ("kept", kept_share), ("random", random_share)):
         p = expected[name]
         tolerance = 4 * np.sqrt(p * (1 - p) / n)  # 4 binomial standard deviations (~0.01).

@@ -31,8 +31,12 @@ SEQUENCE_LENGTH = 32
 def tiny_backbone(vocabulary_size, seed=0, hidden_dim=16, num_layers=1, max_sequence_length=SEQUENCE_LENGTH):
     keras.utils.set_random_seed(seed)
     return keras_hub.models.BertBackbone(
-        vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=2, hidden_dim=hidden_dim,
-        intermediate_dim=2 * hidden_dim, max_sequence_length=max_sequence_length,
+        vocabulary_size=vocabulary_size,
+        num_layers=num_layers,
+        num_heads=2,
+        hidden_dim=hidden_dim,
+        intermediate_dim=2 * hidden_dim,
+        max_sequence_length=max_sequence_length,
     )
 
 
@@ -68,9 +72,11 @@ def arrays(corpus, tokenizer):
     """64 pretraining examples as NumPy arrays, with a padded prediction slot."""
     keras.utils.set_random_seed(0)
     pairs = next_sentence_pairs(corpus, seed=0, max_pairs=64)
-    arrays = materialize_batches(bert_pretraining_batches(
-        pairs, bert_pretraining_preprocessor(tokenizer, SEQUENCE_LENGTH, mask_selection_length=8), 32,
-        shuffle=False))
+    arrays = materialize_batches(
+        bert_pretraining_batches(
+            pairs, bert_pretraining_preprocessor(tokenizer, SEQUENCE_LENGTH, mask_selection_length=8), 32, shuffle=False
+        )
+    )
     assert 0 < arrays["mask_weights"].sum() < arrays["mask_weights"].size
     return arrays
 
@@ -94,16 +100,20 @@ class TestBertPretraining(TestCase):
         sequence = keras.ops.convert_to_numpy(outputs["sequence_output"]).astype("float64")
         pooled = keras.ops.convert_to_numpy(outputs["pooled_output"]).astype("float64")
         head = model.masked_lm_head
-        w = {v.path.split("/")[-2] + "/" + v.name: keras.ops.convert_to_numpy(v).astype("float64")
-             for v in head.weights if v is not model.backbone.token_embedding.embeddings}
+        w = {
+            v.path.split("/")[-2] + "/" + v.name: keras.ops.convert_to_numpy(v).astype("float64")
+            for v in head.weights
+            if v is not model.backbone.token_embedding.embeddings
+        }
         embeddings = keras.ops.convert_to_numpy(model.backbone.token_embedding.embeddings).astype("float64")
         # Masked-LM head: gather, dense + GELU, layer norm, tied output embedding.
         x = np.take_along_axis(sequence, batch["mask_positions"][..., None].astype(int), axis=1)
         x = np_gelu(x @ w["intermediate_dense/kernel"] + w["intermediate_dense/bias"])
         x = np_layer_norm(x, w["intermediate_layer_norm/gamma"], w["intermediate_layer_norm/beta"], 1e-5)
         mlm_logits = x @ embeddings.T + w["mlm_head/output_bias"]
-        nsp_kernel, nsp_bias = (keras.ops.convert_to_numpy(v).astype("float64")
-                                for v in model.next_sentence_head.weights)
+        nsp_kernel, nsp_bias = (
+            keras.ops.convert_to_numpy(v).astype("float64") for v in model.next_sentence_head.weights
+        )
         nsp_logits = pooled @ nsp_kernel + nsp_bias
         got_mlm, got_nsp = (keras.ops.convert_to_numpy(t) for t in model.pretraining_logits(batch))
         np.testing.assert_allclose(got_mlm, mlm_logits, atol=1e-4, rtol=1e-4)
@@ -138,14 +148,17 @@ class TestBertPretraining(TestCase):
         model.compile(optimizer=bert_optimizer(1e-3, warmup_steps=1, decay_steps=100))
         before = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
         dataset = tf.data.Dataset.from_tensor_slices(arrays).batch(16)
-        histories = [model.fit(dataset, epochs=1, verbose=0).history,
-                     model.fit(arrays, batch_size=16, epochs=1, verbose=0).history]
+        histories = [
+            model.fit(dataset, epochs=1, verbose=0).history,
+            model.fit(arrays, batch_size=16, epochs=1, verbose=0).history,
+        ]
         for history in histories:
             assert sorted(history) == sorted(BertPretraining.metric_names)
             assert all(np.isfinite(v[-1]) for v in history.values()), history
         assert int(model.optimizer.iterations) == 8
-        changed = [not np.array_equal(b, keras.ops.convert_to_numpy(v))
-                   for b, v in zip(before, model.trainable_variables)]
+        changed = [
+            not np.array_equal(b, keras.ops.convert_to_numpy(v)) for b, v in zip(before, model.trainable_variables)
+        ]
         assert all(changed)  # The tied embedding, both heads and the pooler all train.
         logs = model.evaluate(arrays, batch_size=16, verbose=0, return_dict=True)
         assert 0 <= logs["mlm_accuracy"] <= 1 and 0 <= logs["nsp_accuracy"] <= 1
@@ -201,11 +214,18 @@ class TestBertPretraining(TestCase):
         seed = 0
         keras.utils.set_random_seed(seed)
         preprocessor = bert_pretraining_preprocessor(tokenizer, SEQUENCE_LENGTH)
-        train = bert_pretraining_batches(next_sentence_pairs(corpus, seed=seed, passes=10), preprocessor, 32,
-                                         repeat=True)
-        test = materialize_batches(bert_pretraining_batches(
-            next_sentence_pairs(corpus, split="test", seed=1, passes=2), preprocessor, 64, shuffle=False,
-            drop_remainder=False))
+        train = bert_pretraining_batches(
+            next_sentence_pairs(corpus, seed=seed, passes=10), preprocessor, 32, repeat=True
+        )
+        test = materialize_batches(
+            bert_pretraining_batches(
+                next_sentence_pairs(corpus, split="test", seed=1, passes=2),
+                preprocessor,
+                64,
+                shuffle=False,
+                drop_remainder=False,
+            )
+        )
         model = BertPretraining(tiny_backbone(tokenizer.vocabulary_size(), seed=seed, hidden_dim=64, num_layers=2))
         before = pretraining_accuracies(model, test)
         model.compile(optimizer=bert_optimizer(3e-3, warmup_steps=40, decay_steps=400))
@@ -246,8 +266,16 @@ def test_fine_tune_text_classifier_copies_the_backbone(tokenizer):
     weights = [w.copy() for w in backbone.get_weights()]
     data = wordnet_gloss_classification(seed=0, train_size=64, test_size=32)
     accuracy, classifier = fine_tune_text_classifier(
-        backbone, tokenizer, data.train_texts, data.train_labels, data.test_texts, data.test_labels,
-        num_classes=data.num_classes, epochs=1, batch_size=16, return_model=True,
+        backbone,
+        tokenizer,
+        data.train_texts,
+        data.train_labels,
+        data.test_texts,
+        data.test_labels,
+        num_classes=data.num_classes,
+        epochs=1,
+        batch_size=16,
+        return_model=True,
     )
     assert 0.0 <= accuracy <= 1.0
     assert classifier.backbone is not backbone
@@ -269,9 +297,17 @@ def test_zoo_config_builds_trains_and_evaluates(corpus, tmp_path):
     config = bert_config.get_config(quick=True)
     quick = bert_config.get_config(quick=True)
     assert quick["backbone"]["num_layers"] == 2 and quick["backbone"]["hidden_dim"] == 64
-    config.update(vocabulary_size=300, vocabulary_sentences=200, sequence_length=32, epochs=1, batch_size=8,
-                  steps_per_epoch=2, validation_pairs=16, evaluation_pairs=32,
-                  backbone={"num_layers": 1, "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32})
+    config.update(
+        vocabulary_size=300,
+        vocabulary_sentences=200,
+        sequence_length=32,
+        epochs=1,
+        batch_size=8,
+        steps_per_epoch=2,
+        validation_pairs=16,
+        evaluation_pairs=32,
+        backbone={"num_layers": 1, "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32},
+    )
     runs.write_json_atomic(str(tmp_path / "config.json"), config)  # As zoo.train writes it; evaluate reads it.
     model, data, fit_kwargs = bert_recipe.build(config, corpus, str(tmp_path))
     assert os.path.isfile(tmp_path / "vocab.txt")

@@ -68,8 +68,11 @@ class TestCase:
         from keras_ssl.evaluation import extract_features, knn_accuracy
 
         return knn_accuracy(
-            extract_features(encoder, dataset.x_train), dataset.y_train,
-            extract_features(encoder, dataset.x_test), dataset.y_test, k=k,
+            extract_features(encoder, dataset.x_train),
+            dataset.y_train,
+            extract_features(encoder, dataset.x_test),
+            dataset.y_test,
+            k=k,
         )
 
 
@@ -138,13 +141,31 @@ def digits_semi_supervised_split(num_labels=50, seed=0):
 def digits_semi_supervised_batches(seed, batch_size=32, unlabelled_ratio=3, with_indices=False):
     """`semi_supervised_batches` of the digits with 50 labels, shuffled by
     `seed`. The shuffle also depends on TensorFlow's global seed when built."""
-    return batches(digits_semi_supervised_split(), batch_size=batch_size, unlabelled_ratio=unlabelled_ratio,
-                   with_indices=with_indices, seed=seed)
+    return batches(
+        digits_semi_supervised_split(),
+        batch_size=batch_size,
+        unlabelled_ratio=unlabelled_ratio,
+        with_indices=with_indices,
+        seed=seed,
+    )
 
 
-def digits_semi_supervised_accuracy(cls, seed, steps, batch_size=32, unlabelled_ratio=3, learning_rate=1e-3,
-                                    dropout=0.0, translate=1, epochs=None, with_indices=False, dataset=None,
-                                    evaluate_batch_size="all", return_model=False, **kwargs):
+def digits_semi_supervised_accuracy(
+    cls,
+    seed,
+    steps,
+    batch_size=32,
+    unlabelled_ratio=3,
+    learning_rate=1e-3,
+    dropout=0.0,
+    translate=1,
+    epochs=None,
+    with_indices=False,
+    dataset=None,
+    evaluate_batch_size="all",
+    return_model=False,
+    **kwargs,
+):
     """Digits test accuracy of `cls` (extra `kwargs` to it) after `steps`
     steps with 50 labels: ConvNet (32, 64), WeakAugmenter without flips,
     Adam(`learning_rate`), all seeded with `seed`.
@@ -172,16 +193,27 @@ def digits_semi_supervised_accuracy(cls, seed, steps, batch_size=32, unlabelled_
     data = load_digits()
     if evaluate_batch_size == "all":
         evaluate_batch_size = len(data.x_test)
-    accuracy = model.evaluate(data.x_test, data.y_test, batch_size=evaluate_batch_size, verbose=0,
-                              return_dict=True)["accuracy"]
+    accuracy = model.evaluate(data.x_test, data.y_test, batch_size=evaluate_batch_size, verbose=0, return_dict=True)[
+        "accuracy"
+    ]
     return (model, accuracy) if return_model else accuracy
 
 
 _RANDOM_INIT_PROBES = {}  # (dataset, filters, seed, max_dim, probe_size) -> stage accuracies
 
 
-def pretext_stage_probes(make_method, fashion_mnist, fit_kwargs, seed=0, max_dim=256, pretrain_size=4000,
-                         probe_size=2000, filters=(16, 32, 64), learning_rate=2e-3, pretrain_images=None):
+def pretext_stage_probes(
+    make_method,
+    fashion_mnist,
+    fit_kwargs,
+    seed=0,
+    max_dim=256,
+    pretrain_size=4000,
+    probe_size=2000,
+    filters=(16, 32, 64),
+    learning_rate=2e-3,
+    pretrain_images=None,
+):
     """The pretext family's learns-test protocol: `make_method(backbone)`
     trains on `pretrain_size` Fashion-MNIST images (no labels; or on
     `pretrain_images`, e.g. colour photos for an L-channel backbone), then every
@@ -204,8 +236,9 @@ def pretext_stage_probes(make_method, fashion_mnist, fit_kwargs, seed=0, max_dim
     backbone = ConvNet(input_shape=fashion_mnist.image_shape, filters=filters)
 
     def probes(encoder):
-        return stage_probe_accuracies(encoder, probe.x_train, probe.y_train, probe.x_test, probe.y_test,
-                                      max_dim=max_dim)
+        return stage_probe_accuracies(
+            encoder, probe.x_train, probe.y_train, probe.x_test, probe.y_test, max_dim=max_dim
+        )
 
     # The random-init copy is built every time (it draws from the seeded
     # global RNG, which the method's heads then continue from); its probes,

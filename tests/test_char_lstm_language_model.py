@@ -69,8 +69,9 @@ class TestCharLSTMLanguageModel(TestCase):
     def test_logits_match_numpy_lstm_reference(self, sequences):
         model = tiny_model(num_layers=2)
         inputs = sequences[0][:3]
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(model(inputs)), np_logits(model, inputs),
-                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(model(inputs)), np_logits(model, inputs), rtol=1e-4, atol=1e-5
+        )
 
     def test_loss_is_mean_nll_over_all_characters(self, sequences):
         model = tiny_model()
@@ -88,7 +89,7 @@ class TestCharLSTMLanguageModel(TestCase):
         whole, _ = model.run_layers(inputs)
         states = None
         for t in range(inputs.shape[1]):
-            logits, states = model.run_layers(inputs[:, t:t + 1], states)
+            logits, states = model.run_layers(inputs[:, t : t + 1], states)
             np.testing.assert_allclose(logits[0, 0].numpy(), whole[0, t].numpy(), rtol=1e-5, atol=1e-6)
 
     def test_fit_on_arrays_and_datasets(self, sequences):

@@ -31,8 +31,16 @@ def grid_bins():
 class TestColorSpace:
     def test_rgb_to_lab_matches_skimage(self, rng):
         pixels = rng.integers(0, 256, size=(2, 8, 8, 3), dtype="uint8")
-        pixels[0, 0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 10, 10],
-                            [1, 2, 3], [128, 128, 128]]
+        pixels[0, 0, :8] = [
+            [0, 0, 0],
+            [255, 255, 255],
+            [255, 0, 0],
+            [0, 255, 0],
+            [0, 0, 255],
+            [10, 10, 10],
+            [1, 2, 3],
+            [128, 128, 128],
+        ]
         expected = skimage.color.rgb2lab(pixels)
         np.testing.assert_allclose(rgb_to_lab(pixels).numpy(), expected, atol=1e-3)
         # Float pixels in [0, 255] give the same.
@@ -152,14 +160,19 @@ class TestABQuantizer(TestCase):
         annealed = np.exp(np.log(probabilities) / 0.38)
         annealed /= annealed.sum(-1, keepdims=True)
         np.testing.assert_allclose(quantizer.decode(probabilities).numpy(), annealed @ bins, atol=1e-3)
-        np.testing.assert_allclose(quantizer.decode(probabilities, temperature=1).numpy(), probabilities @ bins,
-                                   atol=1e-3)
-        np.testing.assert_allclose(quantizer.decode(probabilities, temperature=0).numpy(),
-                                   bins[probabilities.argmax(-1)])
+        np.testing.assert_allclose(
+            quantizer.decode(probabilities, temperature=1).numpy(), probabilities @ bins, atol=1e-3
+        )
+        np.testing.assert_allclose(
+            quantizer.decode(probabilities, temperature=0).numpy(), bins[probabilities.argmax(-1)]
+        )
         # From logits: the same as from their softmax.
         logits = rng.normal(size=(6, 25)).astype("float32")
-        np.testing.assert_allclose(quantizer.decode(logits, from_logits=True).numpy(),
-                                   quantizer.decode(tf.nn.softmax(logits)).numpy(), atol=1e-3)
+        np.testing.assert_allclose(
+            quantizer.decode(logits, from_logits=True).numpy(),
+            quantizer.decode(tf.nn.softmax(logits)).numpy(),
+            atol=1e-3,
+        )
 
     def test_config_round_trip(self):
         quantizer = ABQuantizer(grid_bins(), sigma=3.0, num_neighbours=4, temperature=0.5)

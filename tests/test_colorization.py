@@ -158,11 +158,13 @@ class TestColorization(TestCase):
         model = tiny_colorization()
         assert model.encoder.input_shape == (None, 16, 16, 3)
         assert model.backbone.input_shape == (None, 16, 16, 1)
-        np.testing.assert_allclose(model.encoder.predict(images, verbose=0), model.predict(images, verbose=0),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            model.encoder.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5
+        )
         lightness = skimage.color.rgb2lab(images)[..., :1] * 2.55
-        np.testing.assert_allclose(model.backbone.predict(lightness, verbose=0), model.predict(images, verbose=0),
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            model.backbone.predict(lightness, verbose=0), model.predict(images, verbose=0), atol=1e-4
+        )
 
     def test_export_takes_rgb_uint8(self, images, tmp_path):
         from export.saved_model import export_encoder
@@ -177,8 +179,9 @@ class TestColorization(TestCase):
             serve(images=tf.constant(images[..., :1]))
 
     def test_plot_colorizations_writes_a_grid(self, images, tmp_path):
-        from keras_ssl.evaluation.image_grids import image_grid_size
         from PIL import Image
+
+        from keras_ssl.evaluation.image_grids import image_grid_size
 
         model = tiny_colorization()
         path = plot_colorizations(model, images, str(tmp_path / "colours.png"), num_images=6)
@@ -225,8 +228,13 @@ def photo_pretraining_probes(cls, fashion_mnist, seed=0, crops=20000, epochs=6):
 
     photos = load_photos(num_train=crops, num_test=100, seed=seed).x_train
     trained, random, _ = pretext_stage_probes(
-        lambda backbone: cls(backbone, seed=seed, **cls.arguments_from_data(photos, seed=seed)), fashion_mnist,
-        dict(batch_size=64, epochs=epochs), seed=seed, learning_rate=1e-3, pretrain_images=photos)
+        lambda backbone: cls(backbone, seed=seed, **cls.arguments_from_data(photos, seed=seed)),
+        fashion_mnist,
+        dict(batch_size=64, epochs=epochs),
+        seed=seed,
+        learning_rate=1e-3,
+        pretrain_images=photos,
+    )
     return trained, random
 
 

@@ -23,7 +23,9 @@ def tiny_context_encoder(seed=0, compile=True, optimizer=None, discriminator_opt
     kwargs.setdefault("discriminator_filters", (4, 8))
     model = ContextEncoder(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), seed=seed, **kwargs)
     if compile:
-        model.compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), discriminator_optimizer=discriminator_optimizer)
+        model.compile(
+            optimizer=optimizer or keras.optimizers.Adam(1e-3), discriminator_optimizer=discriminator_optimizer
+        )
     return model
 
 
@@ -99,7 +101,9 @@ class TestReconstructionLoss:
         in_hole, in_band = x.copy(), x.copy()
         in_hole[0, 6, 6] = 255.0
         in_band[0, 3, 6] = 255.0
-        ratio = inpainting_reconstruction_loss(x, in_band, weights) / inpainting_reconstruction_loss(x, in_hole, weights)
+        ratio = inpainting_reconstruction_loss(x, in_band, weights) / inpainting_reconstruction_loss(
+            x, in_hole, weights
+        )
         np.testing.assert_allclose(ratio, [10.0], rtol=1e-6)
 
     def test_model_loss_ignores_predictions_outside_the_mask(self, images):
@@ -114,7 +118,9 @@ class TestReconstructionLoss:
         same = model._generator_losses(x, masks, outside, filled, False)["reconstruction_loss"]
         np.testing.assert_allclose(same, loss, rtol=1e-6)
         inside = tf.where(masks > 0, x, predictions)  # Perfect in the hole: a lower loss.
-        assert float(model._generator_losses(x, masks, inside, filled, False)["reconstruction_loss"]) < float(loss) - 1e-3
+        assert (
+            float(model._generator_losses(x, masks, inside, filled, False)["reconstruction_loss"]) < float(loss) - 1e-3
+        )
 
 
 # --- masks -----------------------------------------------------------------
@@ -228,7 +234,8 @@ class TestContextEncoder(TestCase):
     def test_fit_on_arrays_and_datasets_and_predict(self, images):
         model = tiny_context_encoder()
         self.run_fit_test(
-            model, images,
+            model,
+            images,
             expected_metrics=("loss", "reconstruction_loss", "adversarial_loss", "discriminator_loss"),
         )
         assert model.predict(images, verbose=0).shape == (32, 8)
@@ -322,11 +329,15 @@ class TestContextEncoder(TestCase):
         # The encoder (the backbone) exports with the image signature.
         path = export_encoder(model, str(tmp_path / "serving"))
         served = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(images[:5]))
-        np.testing.assert_allclose(served["embedding"], model.encoder.predict(images[:5], verbose=0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            served["embedding"], model.encoder.predict(images[:5], verbose=0), rtol=1e-5, atol=1e-5
+        )
 
     def test_inpainting_comparison_png(self, images, tmp_path):
-        models = {"L2": tiny_context_encoder(adversarial_weight=0.0, compile=False),
-                  "L2 + adv": tiny_context_encoder(compile=False)}
+        models = {
+            "L2": tiny_context_encoder(adversarial_weight=0.0, compile=False),
+            "L2 + adv": tiny_context_encoder(compile=False),
+        }
         path = inpainting_comparison(models, images[:6], central_mask(images[:6]), str(tmp_path / "inpainting.png"))
         width, height = image_grid_size(4, 6, row_titles=True)
         assert matplotlib.image.imread(path).shape[:2] == (height, width)
@@ -374,8 +385,10 @@ class TestContextEncoderMixedPrecision:
                     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
                     assert isinstance(model.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
                     assert model.backbone.compute_dtype == "float16"
-                parts = {"generator": model.generator.trainable_variables,
-                         "discriminator": model.discriminator.trainable_variables}
+                parts = {
+                    "generator": model.generator.trainable_variables,
+                    "discriminator": model.discriminator.trainable_variables,
+                }
                 before = {k: values(v) for k, v in parts.items()}
                 # 40 steps: the first few overflow in float16 and are skipped
                 # while the dynamic loss scale comes down.
@@ -411,6 +424,9 @@ class TestContextEncoderLearns:
         # init 0.8144, seed 1 0.8346 vs 0.8259 (on 4000 images seed 1 was
         # 0.8325).
         trained, random, _ = pretext_stage_probes(
-            lambda b: ContextEncoder(b, mask="central", discriminator_filters=(16, 32), seed=0), fashion_mnist,
-            dict(batch_size=64, epochs=4), pretrain_size=2000)
+            lambda b: ContextEncoder(b, mask="central", discriminator_filters=(16, 32), seed=0),
+            fashion_mnist,
+            dict(batch_size=64, epochs=4),
+            pretrain_size=2000,
+        )
         assert max(trained.values()) > max(random.values()) + 0.005

@@ -41,9 +41,7 @@ def _run_together(commands, logs, timeout, envs=None):
     try:
         for command, log, env in zip(commands, logs, envs):
             with open(log, "wb") as out:
-                processes.append(
-                    subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-                )
+                processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + timeout
         codes = []
         for process in processes:
@@ -173,9 +171,21 @@ def test_zoo_train_on_two_workers(tmp_path):
     ports = _free_loopback_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     model_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "zoo.train", "--method=simclr", "--dataset=digits", "--quick",
-               "--train_size=256", "--batch_size=64", "--epochs=2", "--knn_every=0", "--strategy=multi_worker",
-               f"--model_dir={model_dir}", "--verbose=2"]
+    command = [
+        sys.executable,
+        "-m",
+        "zoo.train",
+        "--method=simclr",
+        "--dataset=digits",
+        "--quick",
+        "--train_size=256",
+        "--batch_size=64",
+        "--epochs=2",
+        "--knn_every=0",
+        "--strategy=multi_worker",
+        f"--model_dir={model_dir}",
+        "--verbose=2",
+    ]
     logs = [tmp_path / f"worker{index}.log" for index in range(2)]
     envs = [_env({"cluster": cluster, "task": {"type": "worker", "index": index}}) for index in range(2)]
 

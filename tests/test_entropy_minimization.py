@@ -81,7 +81,7 @@ class TestEntropyMinimization(TestCase):
             results = model.compute_losses(batch, training=training)
             # One forward pass over the labelled and unlabelled images together.
             logits = model.logits(tf.concat([batch["x_l"], batch["x_u"]], axis=0), training=training).numpy()
-            logits_l, logits_u = logits[: len(x_l)], logits[len(x_l):]
+            logits_l, logits_u = logits[: len(x_l)], logits[len(x_l) :]
             entropy = np_entropy(logits_u).mean()
             supervised = np_cross_entropy(logits_l, y_l).mean()
             np.testing.assert_allclose(float(results["unsupervised_loss"]), entropy, rtol=1e-5)
@@ -128,8 +128,11 @@ class TestEntropyMinimization(TestCase):
         model = tiny_model()
         model.fit(batches(data), epochs=1, verbose=0)
         restored = self.run_model_saving_test(model, data[2], tmp_path)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(restored.classify(data[2])),
-                                   keras.ops.convert_to_numpy(model.classify(data[2])), rtol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(restored.classify(data[2])),
+            keras.ops.convert_to_numpy(model.classify(data[2])),
+            rtol=1e-6,
+        )
         restored.fit(batches(data), epochs=1, verbose=0)
 
     def test_bad_batches(self, data):
@@ -149,8 +152,9 @@ class TestEntropyMinimizationLearns:
         # Part of the gain (about 1.5 points: unsupervised_weight=0 scored
         # that) is the batch norm statistics shared by the labelled and
         # unlabelled images of one forward pass.
-        method = digits_semi_supervised_accuracy(EntropyMinimization, seed=0, steps=550, unsupervised_weight=1.0,
-                                                 rampup_steps=165)
+        method = digits_semi_supervised_accuracy(
+            EntropyMinimization, seed=0, steps=550, unsupervised_weight=1.0, rampup_steps=165
+        )
         supervised = digits_semi_supervised_accuracy(SupervisedOnly, seed=0, steps=550)
         print(f"test accuracy: entropy minimization {method:.3f}, supervised-only {supervised:.3f}")
         assert method >= supervised + 0.04

@@ -167,9 +167,7 @@ def test_cli(model, tmp_path):
     (model_dir / "config.json").write_text(json.dumps(config))
     base = tmp_path / "serving"
 
-    result = run_python(
-        ["-m", "export.saved_model", f"--model_dir={model_dir}", f"--export_base={base}"], cwd=ROOT
-    )
+    result = run_python(["-m", "export.saved_model", f"--model_dir={model_dir}", f"--export_base={base}"], cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     path = Path(lines[-2])

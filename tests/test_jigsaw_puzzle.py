@@ -8,12 +8,12 @@ import tensorflow as tf
 from export.saved_model import export_encoder
 from keras_ssl.augment import (
     cut_tiles,
+    jigsaw_permutations,
     maximal_hamming_permutations,
     normalize_tiles,
     pairwise_hamming_distances,
     shuffle_tiles,
 )
-from keras_ssl.augment import jigsaw_permutations
 from keras_ssl.backbones import ConvNet
 from keras_ssl.methods import JigsawPuzzle
 from tests.test_case import TestCase, np_cross_entropy, pretext_stage_probes
@@ -28,8 +28,9 @@ def tiny_jigsaw(seed=0, **kwargs):
 
 
 def build_for_strategy_test():
-    model = JigsawPuzzle(ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_permutations=10,
-                         head_hidden_dims=(16,), seed=0)
+    model = JigsawPuzzle(
+        ConvNet(input_shape=(16, 16, 1), filters=(4, 8)), num_permutations=10, head_hidden_dims=(16,), seed=0
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     images = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 1), dtype="uint8")
     return model, images, {"batch_size": 16}
@@ -156,7 +157,9 @@ class TestTiles:
                 assert (top // 9, left // 9) == divmod(int(permutations[p, slot]), 3)
 
     def test_per_tile_normalization(self, rng):
-        tiles = rng.uniform(0, 255, size=(2, 9, 8, 8, 1)).astype("float32") * np.linspace(0.1, 1, 9)[:, None, None, None]
+        tiles = (
+            rng.uniform(0, 255, size=(2, 9, 8, 8, 1)).astype("float32") * np.linspace(0.1, 1, 9)[:, None, None, None]
+        )
         tiles[1, 4] = 17.0  # A flat tile.
         normalized = normalize_tiles(tiles).numpy()
         flat = normalized.reshape(2, 9, -1)
@@ -231,8 +234,10 @@ class TestJigsawPuzzle(TestCase):
         path = export_encoder(model, str(tmp_path / "serving"))
         serve = tf.saved_model.load(path).signatures["serving_default"]
         np.testing.assert_allclose(
-            serve(images=tf.constant(images))["embedding"].numpy(), model.encoder.predict(images, verbose=0),
-            rtol=1e-5, atol=1e-5,
+            serve(images=tf.constant(images))["embedding"].numpy(),
+            model.encoder.predict(images, verbose=0),
+            rtol=1e-5,
+            atol=1e-5,
         )
 
 
@@ -266,7 +271,8 @@ class TestJigsawPuzzleLearns:
         # features per stage, 2000 / 10000 probe images. Measured: seed 0
         # 0.8272 vs random init 0.8144, seed 1 0.8368 vs 0.8259 (pretext
         # accuracy 0.89 / 0.88).
-        trained, random, history = pretext_stage_probes(lambda b: JigsawPuzzle(b, seed=0), fashion_mnist,
-                                                        dict(batch_size=64, epochs=3), pretrain_size=2000)
+        trained, random, history = pretext_stage_probes(
+            lambda b: JigsawPuzzle(b, seed=0), fashion_mnist, dict(batch_size=64, epochs=3), pretrain_size=2000
+        )
         assert history.history["accuracy"][-1] > 0.5  # The pretext task is learned (chance 0.01).
         assert max(trained.values()) > max(random.values()) + 0.005

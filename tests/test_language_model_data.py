@@ -3,6 +3,7 @@ import pytest
 
 from keras_ssl.data import (
     UNKNOWN_CHAR,
+    build_word_vocabulary,
     char_ids,
     char_sequences,
     char_vocabulary,
@@ -10,7 +11,6 @@ from keras_ssl.data import (
     language_model_batches,
     word_ids,
     word_ngram_windows,
-    build_word_vocabulary,
 )
 
 SENTENCES = [["the", "cat", "sat"], ["the", "dog"], ["a", "cat", "ran"]]
@@ -45,11 +45,19 @@ class TestWordNgramWindows:
         contexts, targets = word_ngram_windows(SENTENCES, vocabulary, context_size=2)
         expected = [
             # <s> <s> the cat sat </s>
-            ([1, 1], 4), ([1, 4], 3), ([4, 3], 0), ([3, 0], 2),
+            ([1, 1], 4),
+            ([1, 4], 3),
+            ([4, 3], 0),
+            ([3, 0], 2),
             # <s> <s> the dog </s>
-            ([1, 1], 4), ([1, 4], 0), ([4, 0], 2),
+            ([1, 1], 4),
+            ([1, 4], 0),
+            ([4, 0], 2),
             # <s> <s> a cat ran </s>
-            ([1, 1], 0), ([1, 0], 3), ([0, 3], 0), ([3, 0], 2),
+            ([1, 1], 0),
+            ([1, 0], 3),
+            ([0, 3], 0),
+            ([3, 0], 2),
         ]
         assert contexts.tolist() == [c for c, _ in expected]
         assert targets.tolist() == [t for _, t in expected]
@@ -71,7 +79,7 @@ class TestWordNgramWindows:
         for sentence in sentences:
             ids = [1] * 4 + [index.get(w, 0) for w in sentence] + [2]
             for position in range(4, len(ids)):
-                expected_contexts.append(ids[position - 4:position])
+                expected_contexts.append(ids[position - 4 : position])
                 expected_targets.append(ids[position])
         assert contexts.tolist() == expected_contexts
         assert targets.tolist() == expected_targets

@@ -29,8 +29,10 @@ def make_uniform(model):
 
 
 def word_data(rng, n=10):
-    return (rng.integers(0, len(VOCABULARY), size=(n, 4)).astype("int32"),
-            rng.integers(0, len(VOCABULARY), size=(n,)).astype("int32"))
+    return (
+        rng.integers(0, len(VOCABULARY), size=(n, 4)).astype("int32"),
+        rng.integers(0, len(VOCABULARY), size=(n,)).astype("int32"),
+    )
 
 
 class TestPerplexity:

@@ -158,8 +158,7 @@ class TestMeanTeacher(TestCase):
         # After training, student and teacher differ.
         assert not np.allclose(model.logits(images).numpy(), model.teacher_logits(images).numpy())
         chosen = model.teacher_logits(images) if evaluate_teacher else model.logits(images)
-        np.testing.assert_allclose(model.classify(x_l).numpy(), tf.nn.softmax(chosen).numpy(), rtol=1e-5,
-                                   atol=1e-7)
+        np.testing.assert_allclose(model.classify(x_l).numpy(), tf.nn.softmax(chosen).numpy(), rtol=1e-5, atol=1e-7)
         network = model.teacher_backbone if evaluate_teacher else model.backbone
         assert model.encoder is network
         np.testing.assert_allclose(model.predict(x_l, verbose=0), network(images).numpy(), rtol=1e-5, atol=1e-6)
@@ -181,8 +180,14 @@ class TestMeanTeacher(TestCase):
         assert model.predict(x_l, verbose=0).shape == (16, 8)
 
     def test_config_round_trip(self):
-        model = tiny_mean_teacher(ema_decay=0.95, ema_decay_after_rampup=None, evaluate_teacher=False,
-                                  unsupervised_weight=10.0, rampup_steps=7, dropout=0.2)
+        model = tiny_mean_teacher(
+            ema_decay=0.95,
+            ema_decay_after_rampup=None,
+            evaluate_teacher=False,
+            unsupervised_weight=10.0,
+            rampup_steps=7,
+            dropout=0.2,
+        )
         clone = self.run_config_test(model)
         assert (clone.ema_decay, clone.ema_decay_after_rampup, clone.evaluate_teacher) == (0.95, None, False)
         assert (clone.unsupervised_weight, clone.rampup_steps, clone.dropout_rate) == (10.0, 7, 0.2)
@@ -219,9 +224,17 @@ class TestMeanTeacherLearns(TestCase):
         settings = dict(seed=0, steps=600, epochs=60, batch_size=32, unlabelled_ratio=4, evaluate_batch_size=None)
         accuracies = {
             "supervised": digits_semi_supervised_accuracy(SupervisedOnly, **settings),
-            "mean_teacher": digits_semi_supervised_accuracy(MeanTeacher, ema_decay=0.95, ema_decay_after_rampup=None,
-                                                            unsupervised_weight=10.0, rampup_steps=200, **settings),
+            "mean_teacher": digits_semi_supervised_accuracy(
+                MeanTeacher,
+                ema_decay=0.95,
+                ema_decay_after_rampup=None,
+                unsupervised_weight=10.0,
+                rampup_steps=200,
+                **settings,
+            ),
         }
-        print(f"test accuracy: mean teacher {accuracies['mean_teacher']:.3f}, "
-              f"supervised only {accuracies['supervised']:.3f}")
+        print(
+            f"test accuracy: mean teacher {accuracies['mean_teacher']:.3f}, "
+            f"supervised only {accuracies['supervised']:.3f}"
+        )
         assert accuracies["mean_teacher"] >= accuracies["supervised"] + 0.02

@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 from keras_ssl.layers import MemoryBank, Queue, scatter_rows
-from keras_ssl.methods.base import Method
 from keras_ssl.layers import memory_bank as memory_bank_module
+from keras_ssl.methods.base import Method
 from tests.test_case import TestCase
 
 
@@ -115,19 +115,23 @@ class TestMemoryBank(TestCase):
         np.testing.assert_allclose(numpy(bank.bank), expected, rtol=1e-5, atol=1e-6)
 
     def test_config_round_trip(self):
-        clone = self.run_config_test(MemoryBank(7, 3, momentum=0.5, normalize=True, initializer="glorot_uniform",
-                                                seed=5, name="bank"))
+        clone = self.run_config_test(
+            MemoryBank(7, 3, momentum=0.5, normalize=True, initializer="glorot_uniform", seed=5, name="bank")
+        )
         assert (clone.size, clone.dim, clone.momentum, clone.normalize, clone.seed) == (7, 3, 0.5, True, 5)
         assert tuple(clone.bank.shape) == (7, 3)
 
-    @pytest.mark.parametrize("kwargs,match", [
-        (dict(size=0, dim=2), "size must be an int >= 1"),
-        (dict(size=4, dim=0), "dim must be an int >= 1"),
-        (dict(size=4, dim=2, momentum=1.0), r"momentum must be a float in \[0, 1\)"),
-        (dict(size=4, dim=2, momentum=-0.1), r"momentum must be a float in \[0, 1\)"),
-        (dict(size=4.0, dim=2), "size must be an int"),
-        (dict(size=4, dim=2, seed="0"), "seed must be an int or None"),
-    ])
+    @pytest.mark.parametrize(
+        "kwargs,match",
+        [
+            (dict(size=0, dim=2), "size must be an int >= 1"),
+            (dict(size=4, dim=0), "dim must be an int >= 1"),
+            (dict(size=4, dim=2, momentum=1.0), r"momentum must be a float in \[0, 1\)"),
+            (dict(size=4, dim=2, momentum=-0.1), r"momentum must be a float in \[0, 1\)"),
+            (dict(size=4.0, dim=2), "size must be an int"),
+            (dict(size=4, dim=2, seed="0"), "seed must be an int or None"),
+        ],
+    )
     def test_bad_arguments(self, kwargs, match):
         with pytest.raises(ValueError, match=match):
             MemoryBank(**kwargs)
@@ -185,11 +189,14 @@ class TestQueue(TestCase):
         assert (clone.size, clone.dim, clone.normalize, clone.seed) == (9, 4, True, 3)
         assert tuple(clone.keys.shape) == (9, 4)
 
-    @pytest.mark.parametrize("kwargs,match", [
-        (dict(size=0, dim=2), "size must be an int >= 1"),
-        (dict(size=4, dim=-1), "dim must be an int >= 1"),
-        (dict(size=4, dim=2, seed=1.5), "seed must be an int or None"),
-    ])
+    @pytest.mark.parametrize(
+        "kwargs,match",
+        [
+            (dict(size=0, dim=2), "size must be an int >= 1"),
+            (dict(size=4, dim=-1), "dim must be an int >= 1"),
+            (dict(size=4, dim=2, seed=1.5), "seed must be an int or None"),
+        ],
+    )
     def test_bad_arguments(self, kwargs, match):
         with pytest.raises(ValueError, match=match):
             Queue(**kwargs)
@@ -279,8 +286,10 @@ class TestReplicas:
         """With a second replica's rows gathered in (a stand-in for
         `cross_replica_concat` on replica 1), both replicas' rows land, in
         replica order, and the queue gathers once."""
-        other = {tf.int32: tf.constant([0, 2], tf.int32),
-                 tf.float32: tf.constant(rng.normal(size=(2, 3)).astype("float32"))}
+        other = {
+            tf.int32: tf.constant([0, 2], tf.int32),
+            tf.float32: tf.constant(rng.normal(size=(2, 3)).astype("float32")),
+        }
         calls = []
 
         def two_replica_concat(tensor):
@@ -326,8 +335,11 @@ class _StateUnderReplicas(Method):
     def compute_losses(self, batch, training):
         features = self.dense(tf.cast(batch[:, None], "float32"))
         rows = tf.reduce_sum(tf.cast(tf.reduce_any(self.bank.bank.value != 0.0, axis=1), "float32"))
-        return {"loss": tf.reduce_mean(tf.square(features)), "bank_rows": rows,
-                "queue_pointer": tf.cast(self.queue.pointer.value, "float32")}
+        return {
+            "loss": tf.reduce_mean(tf.square(features)),
+            "bank_rows": rows,
+            "queue_pointer": tf.cast(self.queue.pointer.value, "float32"),
+        }
 
     def after_update(self, batch):
         values = tf.ones([tf.shape(batch)[0], self.bank.dim]) * tf.cast(batch[:, None] + 1, "float32")

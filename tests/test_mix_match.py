@@ -6,8 +6,8 @@ import tensorflow as tf
 from keras_ssl.augment.mixup import mixup, sample_mixup_weights, sharpen
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.methods.semi_supervised.mix_match import MixMatch
 from keras_ssl.methods.semi_supervised.base import sigmoid_rampup
+from keras_ssl.methods.semi_supervised.mix_match import MixMatch
 from keras_ssl.methods.semi_supervised.supervised_only import SupervisedOnly
 from tests.test_case import (
     TestCase,
@@ -46,8 +46,9 @@ class TestSharpen:
     def test_matches_numpy(self, rng):
         p = rng.dirichlet(np.ones(6), size=10).astype("float32")
         for temperature in (0.25, 0.5, 2.0):
-            np.testing.assert_allclose(sharpen(p, temperature), np_sharpen(p.astype("float64"), temperature),
-                                       rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                sharpen(p, temperature), np_sharpen(p.astype("float64"), temperature), rtol=1e-5, atol=1e-6
+            )
 
     def test_temperature_one_is_identity_and_zero_limit_is_one_hot(self, rng):
         p = rng.dirichlet(np.ones(6), size=10).astype("float32")
@@ -63,8 +64,7 @@ class TestSharpen:
         np.testing.assert_array_equal(sharp.argmax(-1), p.argmax(-1))
 
     def test_zero_probabilities_and_bad_temperature(self):
-        np.testing.assert_allclose(sharpen(np.array([[0.0, 0.25, 0.75]], "float32"), 0.5), [[0.0, 0.1, 0.9]],
-                                   atol=1e-6)
+        np.testing.assert_allclose(sharpen(np.array([[0.0, 0.25, 0.75]], "float32"), 0.5), [[0.0, 0.1, 0.9]], atol=1e-6)
         with pytest.raises(ValueError, match="temperature must be positive"):
             sharpen(np.ones((1, 2), "float32") / 2, 0.0)
 
@@ -174,8 +174,9 @@ class TestMixMatchSteps:
         # W = concat(X^, U^ view 1, U^ view 2) with one-hot labels and the guesses.
         np.testing.assert_array_equal(images, np.concatenate([x_l, x_u, x_u]).astype("float32"))
         p_u = np_softmax(np.asarray(model.logits(x_u.astype("float32"), training=False), "float64"))
-        np.testing.assert_allclose(labels, np.concatenate([np.eye(NUM_CLASSES)[y_l], *[np_sharpen(p_u, 0.5)] * 2]),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            labels, np.concatenate([np.eye(NUM_CLASSES)[y_l], *[np_sharpen(p_u, 0.5)] * 2]), rtol=1e-5, atol=1e-6
+        )
         mixed_images, mixed_labels = seen["outputs"]
         logits = np.asarray(model.logits(mixed_images, training=False), "float64")
         log_p = np_log_softmax(logits)
@@ -202,8 +203,9 @@ class TestMixMatchSteps:
             model.optimizer.iterations.assign(step)
             sigmoid.optimizer.iterations.assign(step)
             np.testing.assert_allclose(model.current_unsupervised_weight(), expected, rtol=1e-6)
-            np.testing.assert_allclose(sigmoid.current_unsupervised_weight(), 10.0 * sigmoid_rampup(step, 100),
-                                       rtol=1e-6)
+            np.testing.assert_allclose(
+                sigmoid.current_unsupervised_weight(), 10.0 * sigmoid_rampup(step, 100), rtol=1e-6
+            )
         no_ramp = tiny_mix_match(unsupervised_weight=10.0)
         np.testing.assert_allclose(no_ramp.current_unsupervised_weight(), 10.0)
 
@@ -232,8 +234,16 @@ class TestMixMatch(TestCase):
         assert all(changed), [w.path for w, c in zip(model.trainable_weights, changed) if not c]
 
     def test_config_round_trip(self):
-        model = tiny_mix_match(compile=False, num_augmentations=3, temperature=0.4, mixup_alpha=0.25,
-                               unsupervised_weight=250.0, rampup_steps=16000, rampup="sigmoid", dropout=0.1)
+        model = tiny_mix_match(
+            compile=False,
+            num_augmentations=3,
+            temperature=0.4,
+            mixup_alpha=0.25,
+            unsupervised_weight=250.0,
+            rampup_steps=16000,
+            rampup="sigmoid",
+            dropout=0.1,
+        )
         clone = self.run_config_test(model)
         assert (clone.num_augmentations, clone.temperature, clone.mixup_alpha) == (3, 0.4, 0.25)
         assert (clone.unsupervised_weight, clone.rampup_steps, clone.rampup) == (250.0, 16000, "sigmoid")
@@ -276,7 +286,8 @@ class TestMixMatchEMA:
         model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.9))
         raw = []
         record = keras.callbacks.LambdaCallback(
-            on_train_batch_end=lambda batch, logs: raw.append([w.numpy().copy() for w in model.trainable_weights]))
+            on_train_batch_end=lambda batch, logs: raw.append([w.numpy().copy() for w in model.trainable_weights])
+        )
         model.fit(batches(data, unlabelled_ratio=1), epochs=1, verbose=0, callbacks=[record])
         assert len(raw) == 8
         # Keras starts the average at the weights after the first step.
@@ -294,12 +305,16 @@ class TestMixMatchEMA:
             model = tiny_mix_match(compile=False)
             model.compile(optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9))
             callbacks = [keras.callbacks.SwapEMAWeights()] if swap else []
-            history = model.fit(batches(data, unlabelled_ratio=1), epochs=2, verbose=0,
-                                validation_data=(x_u[:16], np.arange(16) % NUM_CLASSES), validation_batch_size=16,
-                                callbacks=callbacks)
+            history = model.fit(
+                batches(data, unlabelled_ratio=1),
+                epochs=2,
+                verbose=0,
+                validation_data=(x_u[:16], np.arange(16) % NUM_CLASSES),
+                validation_batch_size=16,
+                callbacks=callbacks,
+            )
             # fit ends with the averages in the model.
-            after = model.evaluate(x_u[:16], np.arange(16) % NUM_CLASSES, batch_size=16, verbose=0,
-                                   return_dict=True)
+            after = model.evaluate(x_u[:16], np.arange(16) % NUM_CLASSES, batch_size=16, verbose=0, return_dict=True)
             val_loss[swap] = (history.history["val_loss"][-1], after["loss"])
         np.testing.assert_allclose(val_loss[True][0], val_loss[True][1], rtol=1e-5)
         assert abs(val_loss[False][0] - val_loss[False][1]) > 1e-4, val_loss
@@ -338,6 +353,7 @@ class TestMixMatchLearns(TestCase):
             # 14 passes of 40 steps; evaluated in one batch, as Keras' mean
             # over batches would overweight a short last batch.
             accuracy[cls.__name__] = digits_semi_supervised_accuracy(
-                cls, seed=seed, steps=560, epochs=14, learning_rate=2e-3, dataset=dataset, **kwargs)
+                cls, seed=seed, steps=560, epochs=14, learning_rate=2e-3, dataset=dataset, **kwargs
+            )
         print(f"test accuracy: {accuracy}")
         assert accuracy["MixMatch"] >= accuracy["SupervisedOnly"] + 0.05, accuracy

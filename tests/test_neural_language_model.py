@@ -3,13 +3,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssl.data import load_text_corpus, word_ngram_windows, build_word_vocabulary
+from keras_ssl.data import build_word_vocabulary, load_text_corpus, word_ngram_windows
 from keras_ssl.evaluation import perplexity, unigram_perplexity
 from keras_ssl.methods import NeuralLanguageModel
 from tests.test_case import TestCase, np_log_softmax
 
-SENTENCES = [f"the {a} {b} the {c}".split() for a in ("cat", "dog", "bird") for b in ("sat", "ran")
-             for c in ("mat", "tree", "house")]
+SENTENCES = [
+    f"the {a} {b} the {c}".split()
+    for a in ("cat", "dog", "bird")
+    for b in ("sat", "ran")
+    for c in ("mat", "tree", "house")
+]
 VOCABULARY = build_word_vocabulary(SENTENCES)
 
 
@@ -41,15 +45,17 @@ def np_logits(model, contexts):
 
 
 class TestNeuralLanguageModel(TestCase):
-    @pytest.mark.parametrize("kwargs", [{}, {"direct_connections": True}, {"hidden_units": 0,
-                                                                           "direct_connections": True}])
+    @pytest.mark.parametrize(
+        "kwargs", [{}, {"direct_connections": True}, {"hidden_units": 0, "direct_connections": True}]
+    )
     def test_logits_match_numpy_reference(self, windows, kwargs):
         model = tiny_model(**kwargs)
         for weight in model.weights:  # Non-zero biases, so each term counts.
             weight.assign(np.random.default_rng(1).normal(size=weight.shape).astype("float32") * 0.3)
         contexts, _ = windows
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(model(contexts)), np_logits(model, contexts),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(model(contexts)), np_logits(model, contexts), rtol=1e-5, atol=1e-5
+        )
 
     def test_loss_is_mean_nll_and_perplexity_its_exp(self, windows):
         model = tiny_model()
@@ -64,11 +70,13 @@ class TestNeuralLanguageModel(TestCase):
         model.compile(optimizer=keras.optimizers.SGD(0.5))
         contexts, targets = windows
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, model(contexts),
-                                                                               from_logits=True))
+            loss = tf.reduce_mean(
+                keras.losses.sparse_categorical_crossentropy(targets, model(contexts), from_logits=True)
+            )
         gradients = tape.gradient(loss, model.trainable_weights)
-        expected = [w.numpy() - 0.5 * tf.convert_to_tensor(g).numpy()
-                    for w, g in zip(model.trainable_weights, gradients)]
+        expected = [
+            w.numpy() - 0.5 * tf.convert_to_tensor(g).numpy() for w, g in zip(model.trainable_weights, gradients)
+        ]
         history = model.fit(contexts, targets, batch_size=len(targets), epochs=1, shuffle=False, verbose=0)
         np.testing.assert_allclose(history.history["loss"][0], float(loss), rtol=1e-5)
         for weight, value in zip(model.trainable_weights, expected):

@@ -200,10 +200,18 @@ class TestPiModelLearns(TestCase):
         _, _, x_u = digits_semi_supervised_split()
         steps_per_epoch = len(x_u) // 32
         epochs = 25
-        settings = dict(seed=0, steps=epochs * steps_per_epoch, epochs=epochs, batch_size=16, unlabelled_ratio=2,
-                        learning_rate=2e-3, dropout=0.5)
-        pi_accuracy = digits_semi_supervised_accuracy(PiModel, unsupervised_weight=30.0,
-                                                      rampup_steps=15 * steps_per_epoch, **settings)
+        settings = dict(
+            seed=0,
+            steps=epochs * steps_per_epoch,
+            epochs=epochs,
+            batch_size=16,
+            unlabelled_ratio=2,
+            learning_rate=2e-3,
+            dropout=0.5,
+        )
+        pi_accuracy = digits_semi_supervised_accuracy(
+            PiModel, unsupervised_weight=30.0, rampup_steps=15 * steps_per_epoch, **settings
+        )
         supervised_accuracy = digits_semi_supervised_accuracy(SupervisedOnly, **settings)
         print(f"test accuracy: Pi-model {pi_accuracy:.3f}, supervised-only {supervised_accuracy:.3f}")
         assert pi_accuracy >= supervised_accuracy + 0.02

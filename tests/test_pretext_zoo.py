@@ -35,8 +35,18 @@ def test_pretext_benchmark_quick_trains_every_method_and_writes_tables_and_figur
 @pytest.mark.subprocess
 def test_colour_method_defaults_to_photos_and_exports_rgb(tmp_path):
     model_dir = str(tmp_path / "colour")
-    result = run_python(["-m", "zoo.train", "--method=colorization", f"--model_dir={model_dir}", "--quick",
-                         "--epochs=1", "--train_size=256", "--verbose=0"])
+    result = run_python(
+        [
+            "-m",
+            "zoo.train",
+            "--method=colorization",
+            f"--model_dir={model_dir}",
+            "--quick",
+            "--epochs=1",
+            "--train_size=256",
+            "--verbose=0",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.load(open(os.path.join(model_dir, "config.json")))
     assert config["dataset"] == "photos" and config["image_shape"] == [28, 28, 3]
@@ -44,7 +54,17 @@ def test_colour_method_defaults_to_photos_and_exports_rgb(tmp_path):
     assert export.returncode == 0, export.stderr[-3000:]
     metadata = json.load(open(tmp_path / "s" / "1" / "assets.extra" / "metadata.json"))
     assert metadata["inputs"]["images"]["shape"] == [None, 28, 28, 3]
-    wrong = run_python(["-m", "zoo.train", "--method=colorization", "--dataset=fashion_mnist",
-                        f"--model_dir={tmp_path / 'grey'}", "--quick", "--epochs=1", "--train_size=256"])
+    wrong = run_python(
+        [
+            "-m",
+            "zoo.train",
+            "--method=colorization",
+            "--dataset=fashion_mnist",
+            f"--model_dir={tmp_path / 'grey'}",
+            "--quick",
+            "--epochs=1",
+            "--train_size=256",
+        ]
+    )
     assert wrong.returncode == 1
     assert wrong.stderr.strip().splitlines()[-1].startswith("error: ab bins need RGB images")

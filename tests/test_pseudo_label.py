@@ -110,12 +110,12 @@ class TestPseudoLabel(TestCase):
         for training in (False, True):
             # One forward pass over the labelled and unlabelled images together.
             logits = model.logits(tf.concat([batch["x_l"], batch["x_u"]], axis=0), training=training).numpy()
-            logits_l, logits_u = logits[: len(x_l)], logits[len(x_l):]
+            logits_l, logits_u = logits[: len(x_l)], logits[len(x_l) :]
             # A threshold midway between two of the model's confidences, so
             # some pass and some not, and none within rounding of it.
             confidences = np.sort(np_softmax(logits_u).max(axis=-1))
             gaps = np.diff(confidences)
-            middle = len(gaps) // 2 + np.argmax(gaps[len(gaps) // 2:])
+            middle = len(gaps) // 2 + np.argmax(gaps[len(gaps) // 2 :])
             assert gaps[middle] > 1e-5
             model.threshold = float(confidences[middle] + gaps[middle] / 2)
             results = model.compute_losses(batch, training=training)
@@ -153,13 +153,21 @@ class TestPseudoLabel(TestCase):
         model = tiny_model(threshold=0.8, unsupervised_weight=1.5, rampup_steps=100, dropout=0.1)
         clone = self.run_config_test(model)
         assert (clone.threshold, clone.unsupervised_weight, clone.rampup_steps, clone.dropout_rate) == (
-            0.8, 1.5, 100, 0.1)
+            0.8,
+            1.5,
+            100,
+            0.1,
+        )
         assert isinstance(clone.augmenter, WeakAugmenter)
 
     def test_defaults(self):
         model = PseudoLabel(ConvNet(input_shape=(16, 16, 1), filters=(4,)), num_classes=10)
         assert (model.threshold, model.unsupervised_weight, model.rampup_steps, model.dropout_rate) == (
-            0.95, 3.0, 0, 0.5)
+            0.95,
+            3.0,
+            0,
+            0.5,
+        )
         assert "mask_rate" in [m.name for m in model.metrics]
 
     def test_saving_round_trip_after_training(self, data, tmp_path):
@@ -188,8 +196,9 @@ class TestPseudoLabelLearns:
         # +0.071, +0.049 at seeds 0-3.
         # Part of the gain (about 1.5 points) is the batch norm statistics
         # shared by the labelled and unlabelled images of one forward pass.
-        method = digits_semi_supervised_accuracy(PseudoLabel, seed=0, steps=1100, threshold=0.95,
-                                                 unsupervised_weight=3.0, rampup_steps=366)
+        method = digits_semi_supervised_accuracy(
+            PseudoLabel, seed=0, steps=1100, threshold=0.95, unsupervised_weight=3.0, rampup_steps=366
+        )
         supervised = digits_semi_supervised_accuracy(SupervisedOnly, seed=0, steps=1100)
         print(f"test accuracy: pseudo-label {method:.3f}, supervised-only {supervised:.3f}")
         assert method >= supervised + 0.03

@@ -120,8 +120,10 @@ class TestRotationPrediction(TestCase):
         path = export_encoder(model, str(tmp_path / "serving"))
         serve = tf.saved_model.load(path).signatures["serving_default"]
         np.testing.assert_allclose(
-            serve(images=tf.constant(images))["embedding"].numpy(), model.encoder.predict(images, verbose=0),
-            rtol=1e-5, atol=1e-5,
+            serve(images=tf.constant(images))["embedding"].numpy(),
+            model.encoder.predict(images, verbose=0),
+            rtol=1e-5,
+            atol=1e-5,
         )
 
 
@@ -148,7 +150,8 @@ class TestRotationPredictionLearns:
         # features per stage, 2000 / 10000 probe images. Measured: seed 0
         # 0.8367 vs random init 0.8144, seed 1 0.8368 vs 0.8259 (pretext
         # accuracy 0.69 / 0.70).
-        trained, random, history = pretext_stage_probes(lambda b: RotationPrediction(b, seed=0), fashion_mnist,
-                                                        dict(batch_size=64, epochs=2), pretrain_size=2000)
+        trained, random, history = pretext_stage_probes(
+            lambda b: RotationPrediction(b, seed=0), fashion_mnist, dict(batch_size=64, epochs=2), pretrain_size=2000
+        )
         assert history.history["accuracy"][-1] > 0.6  # The pretext task is learned (chance 0.25).
         assert max(trained.values()) > max(random.values()) + 0.005

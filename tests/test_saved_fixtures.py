@@ -37,8 +37,9 @@ class TestSavedFixtures(TestCase):
         arrays = fixture("simclr")
         model = load("simclr")
         self.check_loaded(model, arrays, keras_ssl.methods.SimCLR)
-        np.testing.assert_allclose(model.predict(arrays["input_images"], verbose=0), arrays["output_features"],
-                                   **TOLERANCE)
+        np.testing.assert_allclose(
+            model.predict(arrays["input_images"], verbose=0), arrays["output_features"], **TOLERANCE
+        )
 
     def test_mix_match(self):
         arrays = fixture("mix_match")
@@ -55,16 +56,18 @@ class TestSavedFixtures(TestCase):
         assert int(model.discriminator_optimizer.iterations.numpy()) == int(arrays["output_discriminator_iterations"])
         images = arrays["input_images"]
         np.testing.assert_allclose(model.predict(images, verbose=0), arrays["output_features"], **TOLERANCE)
-        np.testing.assert_allclose(model.inpaint(images, arrays["input_masks"]), arrays["output_inpainted"],
-                                   rtol=1e-5, atol=1e-3)  # Pixels in [0, 255].
+        np.testing.assert_allclose(
+            model.inpaint(images, arrays["input_masks"]), arrays["output_inpainted"], rtol=1e-5, atol=1e-3
+        )  # Pixels in [0, 255].
 
     def test_word2vec_run(self):
         arrays = fixture("word2vec_run")
         model, config = runs.load_run(os.path.join(FIXTURES, "word2vec_run"))
         assert config["method"] == "word2vec"
         self.check_loaded(model, arrays, keras_ssl.methods.Word2Vec)
-        np.testing.assert_allclose(np.asarray(model.vectors)[arrays["input_ids"]], arrays["output_vectors"],
-                                   **TOLERANCE)
+        np.testing.assert_allclose(
+            np.asarray(model.vectors)[arrays["input_ids"]], arrays["output_vectors"], **TOLERANCE
+        )
 
     def test_bert_run(self):
         arrays = fixture("bert_run")

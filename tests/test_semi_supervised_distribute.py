@@ -22,8 +22,9 @@ def steps(tmp_path_factory):
     root = tmp_path_factory.mktemp("steps")
     single = run_python([WORKER, "--strategy=default", f"--output-dir={root / 'single'}"], timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
-    mirrored = run_python([WORKER, "--strategy=cpu:2", f"--output-dir={root / 'mirrored'}",
-                           f"--init-dir={root / 'single'}"], timeout=600)
+    mirrored = run_python(
+        [WORKER, "--strategy=cpu:2", f"--output-dir={root / 'mirrored'}", f"--init-dir={root / 'single'}"], timeout=600
+    )
     assert mirrored.returncode == 0, mirrored.stderr[-3000:]
     return root
 
@@ -38,5 +39,10 @@ def test_one_step_on_two_replicas_equals_one_replica(steps, name):
         moved = max(np.max(np.abs(single[f"final_{i}"] - single[f"init_{i}"])) for i in range(count))
         assert moved > 1e-4, "the step did not change the weights"
         for i in range(count):
-            np.testing.assert_allclose(mirrored[f"final_{i}"], single[f"final_{i}"], rtol=tolerance,
-                                       atol=tolerance, err_msg=f"{name} weight {i} after the step")
+            np.testing.assert_allclose(
+                mirrored[f"final_{i}"],
+                single[f"final_{i}"],
+                rtol=tolerance,
+                atol=tolerance,
+                err_msg=f"{name} weight {i} after the step",
+            )

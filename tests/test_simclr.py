@@ -150,7 +150,9 @@ class TestSimCLRMixedPrecision:
                 # 40 steps: the first few overflow in float16 and are skipped
                 # while the dynamic loss scale comes down.
                 model.fit(images, batch_size=4, epochs=5, verbose=0)
-                deltas[policy] = np.mean([np.abs(w.numpy() - b).mean() for b, w in zip(before, model.trainable_weights)])
+                deltas[policy] = np.mean(
+                    [np.abs(w.numpy() - b).mean() for b, w in zip(before, model.trainable_weights)]
+                )
                 if policy == "mixed_float16":
                     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
                     assert model.backbone.compute_dtype == "float16"

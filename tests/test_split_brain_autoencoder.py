@@ -38,8 +38,9 @@ def np_split_brain_losses(images, ab_logits, lightness_logits, bins, num_lightne
     ab_labels = np.argmin(((small[..., None, 1:] - bins) ** 2).sum(-1), axis=-1)
     lightness_labels = np.clip(np.floor(small[..., 0] * num_lightness_bins / 100), 0, num_lightness_bins - 1)
     ab_loss = np_cross_entropy(ab_logits.reshape(-1, len(bins)), ab_labels.ravel()).mean()
-    lightness_loss = np_cross_entropy(lightness_logits.reshape(-1, num_lightness_bins),
-                                      lightness_labels.astype(int).ravel()).mean()
+    lightness_loss = np_cross_entropy(
+        lightness_logits.reshape(-1, num_lightness_bins), lightness_labels.astype(int).ravel()
+    ).mean()
     return ab_loss, lightness_loss
 
 
@@ -68,8 +69,12 @@ class TestSplitBrainAutoencoder(TestCase):
         model = tiny_split_brain()
         lab = skimage.color.rgb2lab(images)
         expected = np.concatenate(
-            [model.backbone.predict(lab[..., :1] * 2.55, verbose=0),
-             model.ab_backbone.predict(lab[..., 1:] + 128, verbose=0)], axis=-1)
+            [
+                model.backbone.predict(lab[..., :1] * 2.55, verbose=0),
+                model.ab_backbone.predict(lab[..., 1:] + 128, verbose=0),
+            ],
+            axis=-1,
+        )
         np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-4)
         assert model.encoder.input_shape == (None, 16, 16, 3)
         np.testing.assert_allclose(model.encoder.predict(images, verbose=0), expected, atol=1e-4)

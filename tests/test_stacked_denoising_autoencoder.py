@@ -91,8 +91,9 @@ class TestStackedDenoisingAutoencoder(TestCase):
         # below. (Corrupting the pixels before the lower layers, or applying
         # the corruption at every layer, fails one of the two checks.)
         keras.utils.set_random_seed(0)
-        model = StackedDenoisingAutoencoder(MLP(input_shape=(8, 8, 1), units=(16, 8, 4)),
-                                            noise=RecordingCorruption(8), layer_index=2, seed=0)
+        model = StackedDenoisingAutoencoder(
+            MLP(input_shape=(8, 8, 1), units=(16, 8, 4)), noise=RecordingCorruption(8), layer_index=2, seed=0
+        )
         model.compile(optimizer=keras.optimizers.SGD(0.1))
         clean_codes = keras.Model(model.backbone.input, model.backbone.get_layer("dense2_act").output)
         expected = clean_codes(images.astype("float32")).numpy()
@@ -114,16 +115,20 @@ class TestStackedDenoisingAutoencoder(TestCase):
         expected = np_reconstruction_loss(h1, outputs, "cross_entropy").mean()
         results = model.compute_losses(tf.constant(x), training=False)
         np.testing.assert_allclose(float(results["loss"]), expected, rtol=1e-5)
-        np.testing.assert_allclose(float(results["reconstruction_mse"]), np.mean((np_sigmoid(outputs) - h1) ** 2),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            float(results["reconstruction_mse"]), np.mean((np_sigmoid(outputs) - h1) ** 2), rtol=1e-5
+        )
         # Layer 1's targets are the pixels scaled to [0, 1].
         model.layer_index = 0
         w1, b1 = (v.numpy() for v in backbone.get_layer("dense1").weights)
         wd, bd = (v.numpy() for v in model.decoders[0].weights)
         pixels = x.reshape(32, -1) / 255.0
         outputs = np_sigmoid(pixels @ w1 + b1) @ wd + bd
-        np.testing.assert_allclose(float(model.compute_losses(tf.constant(x), training=False)["loss"]),
-                                   np_reconstruction_loss(pixels, outputs, "cross_entropy").mean(), rtol=1e-5)
+        np.testing.assert_allclose(
+            float(model.compute_losses(tf.constant(x), training=False)["loss"]),
+            np_reconstruction_loss(pixels, outputs, "cross_entropy").mean(),
+            rtol=1e-5,
+        )
 
     def test_noise_is_on_the_codes_scale(self):
         model = tiny_sdae(noise="salt_and_pepper", noise_level=0.1)
@@ -221,8 +226,9 @@ class TestStackedDenoisingAutoencoderLearns(TestCase):
         model.pretrain(x_pretrain, epochs_per_layer=2, batch_size=64, verbose=0)
 
         def probe(encoder):
-            return linear_probe_accuracy(extract_features(encoder, x_labelled), y_labelled,
-                                         extract_features(encoder, x_test), y_test)
+            return linear_probe_accuracy(
+                extract_features(encoder, x_labelled), y_labelled, extract_features(encoder, x_test), y_test
+            )
 
         def fine_tuned(sdae):
             keras.utils.set_random_seed(0)
@@ -232,7 +238,9 @@ class TestStackedDenoisingAutoencoderLearns(TestCase):
         probe_trained, probe_random = probe(model.backbone), probe(random_backbone)
         tuned_trained = fine_tuned(model)
         tuned_random = fine_tuned(StackedDenoisingAutoencoder(random_backbone, seed=0))
-        print(f"linear probe: SDAE {probe_trained:.3f}, random init {probe_random:.3f}; "
-              f"fine-tuned: SDAE {tuned_trained:.3f}, random init {tuned_random:.3f}")
+        print(
+            f"linear probe: SDAE {probe_trained:.3f}, random init {probe_random:.3f}; "
+            f"fine-tuned: SDAE {tuned_trained:.3f}, random init {tuned_random:.3f}"
+        )
         assert probe_trained > probe_random + 0.02
         assert tuned_trained > tuned_random

@@ -10,7 +10,11 @@ from keras_ssl.evaluation import stage_probe_accuracies
 def test_stage_names_of_the_backbones():
     assert stage_layer_names(ConvNet((16, 16, 1), (4, 8, 16))) == ["block1_relu", "block2_relu", "block3_relu"]
     assert stage_layer_names(ResNet((16, 16, 1), depth=14, width=4)) == [
-        "stem_relu", "stage1_block2_out", "stage2_block2_out", "stage3_block2_out"]
+        "stem_relu",
+        "stage1_block2_out",
+        "stage2_block2_out",
+        "stage3_block2_out",
+    ]
 
 
 def test_stage_and_feature_map_models_share_the_backbone_weights():
@@ -45,12 +49,19 @@ def test_stage_probe_separates_a_signal_only_a_stage_sees():
     images = rng.uniform(0, 60, (200, 16, 16, 1)).astype("float32")
     images[labels == 1, :8] += 150
     images[labels == 0, 8:] += 150
-    accuracies = stage_probe_accuracies(ConvNet((16, 16, 1), (4, 8)), images[:150], labels[:150],
-                                        images[150:], labels[150:], max_dim=64)
+    accuracies = stage_probe_accuracies(
+        ConvNet((16, 16, 1), (4, 8)), images[:150], labels[:150], images[150:], labels[150:], max_dim=64
+    )
     assert list(accuracies) == ["block1_relu", "block2_relu"]
     assert min(accuracies.values()) > 0.95
-    shuffled = stage_probe_accuracies(ConvNet((16, 16, 1), (4, 8)), images[:150], rng.permutation(labels[:150]),
-                                      images[150:], labels[150:], max_dim=64)
+    shuffled = stage_probe_accuracies(
+        ConvNet((16, 16, 1), (4, 8)),
+        images[:150],
+        rng.permutation(labels[:150]),
+        images[150:],
+        labels[150:],
+        max_dim=64,
+    )
     assert max(shuffled.values()) < 0.8
 
 

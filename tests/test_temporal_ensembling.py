@@ -22,8 +22,9 @@ NUM_UNLABELLED = 32
 
 
 def tiny_model(seed=0, num_unlabelled=NUM_UNLABELLED, **kwargs):
-    return tiny_semi_supervised_model(TemporalEnsembling, NUM_CLASSES, seed=seed, num_unlabelled=num_unlabelled,
-                                      **kwargs)
+    return tiny_semi_supervised_model(
+        TemporalEnsembling, NUM_CLASSES, seed=seed, num_unlabelled=num_unlabelled, **kwargs
+    )
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def np_temporal_ensemble(epochs, alpha, num_unlabelled):
         for indices, probabilities in steps:
             z[indices] = probabilities
         Z = alpha * Z + (1 - alpha) * z
-        history.append((Z.copy(), Z / (1 - alpha ** t)))
+        history.append((Z.copy(), Z / (1 - alpha**t)))
     return history
 
 
@@ -58,7 +59,7 @@ def random_epochs(rng, num_epochs, num_unlabelled, batch_size):
         order = rng.permutation(num_unlabelled)
         steps = []
         for start in range(0, num_unlabelled - batch_size + 1, batch_size):
-            indices = order[start:start + batch_size]
+            indices = order[start : start + batch_size]
             steps.append((indices, np_softmax(rng.normal(size=(batch_size, NUM_CLASSES)) * 2).astype("float32")))
         epochs.append(steps)
     return epochs
@@ -126,8 +127,12 @@ class TestTemporalEnsemblingLoss:
 
         model.logits = fixed
         y_l = rng.integers(0, NUM_CLASSES, num_labelled)
-        batch = {"x_l": tf.zeros((num_labelled, 16, 16, 1)), "y_l": tf.constant(y_l, tf.int32),
-                 "x_u": tf.zeros((len(index_u), 16, 16, 1)), "index_u": tf.constant(index_u, tf.int32)}
+        batch = {
+            "x_l": tf.zeros((num_labelled, 16, 16, 1)),
+            "y_l": tf.constant(y_l, tf.int32),
+            "x_u": tf.zeros((len(index_u), 16, 16, 1)),
+            "index_u": tf.constant(index_u, tf.int32),
+        }
         results = model.compute_losses(batch, training=True)
         assert calls == [num_labelled + len(index_u)]  # one pass of labelled and unlabelled together
         # Unlabelled part only: mean over images of 1/C ||softmax - z~[index]||^2.
@@ -144,8 +149,7 @@ class TestTemporalEnsemblingLoss:
         model.optimizer.iterations.assign(4)
         assert float(model.current_unsupervised_weight()) == 0.0
         model.epochs_done.assign(1)
-        np.testing.assert_allclose(float(model.current_unsupervised_weight()), 30.0 * np.exp(-5 * 0.6 ** 2),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(float(model.current_unsupervised_weight()), 30.0 * np.exp(-5 * 0.6**2), rtol=1e-6)
 
 
 class TestTemporalEnsembling(TestCase):
@@ -243,14 +247,27 @@ class TestTemporalEnsemblingLearns(TestCase):
         _, _, x_u = digits_semi_supervised_split()
         steps_per_epoch = len(x_u) // 32
         epochs = 50
-        settings = dict(seed=0, steps=epochs * steps_per_epoch, epochs=epochs, batch_size=16, unlabelled_ratio=2,
-                        learning_rate=2e-3, dropout=0.5)
+        settings = dict(
+            seed=0,
+            steps=epochs * steps_per_epoch,
+            epochs=epochs,
+            batch_size=16,
+            unlabelled_ratio=2,
+            learning_rate=2e-3,
+            dropout=0.5,
+        )
         model, ensembling_accuracy = digits_semi_supervised_accuracy(
-            TemporalEnsembling, with_indices=True, return_model=True, num_unlabelled=len(x_u),
-            unsupervised_weight=30.0, rampup_steps=15 * steps_per_epoch, **settings,
+            TemporalEnsembling,
+            with_indices=True,
+            return_model=True,
+            num_unlabelled=len(x_u),
+            unsupervised_weight=30.0,
+            rampup_steps=15 * steps_per_epoch,
+            **settings,
         )
         assert int(model.epochs_done.numpy()) == epochs
         supervised_accuracy = digits_semi_supervised_accuracy(SupervisedOnly, **settings)
-        print(f"test accuracy: temporal ensembling {ensembling_accuracy:.3f}, supervised-only "
-              f"{supervised_accuracy:.3f}")
+        print(
+            f"test accuracy: temporal ensembling {ensembling_accuracy:.3f}, supervised-only {supervised_accuracy:.3f}"
+        )
         assert ensembling_accuracy >= supervised_accuracy + 0.02

@@ -66,7 +66,11 @@ def test_unknown_corpus_lists_the_names():
 def test_tokenizer_and_sentence_splitter():
     assert word_tokenize("The cat's 2 hats, (DON'T) run!") == ["the", "cat's", "2", "hats", "don't", "run"]
     assert split_sentences("It rained. Then it stopped! Did it? yes. 3 dogs ran.") == [
-        "It rained.", "Then it stopped!", "Did it? yes.", "3 dogs ran."]
+        "It rained.",
+        "Then it stopped!",
+        "Did it? yes.",
+        "3 dogs ran.",
+    ]
 
 
 def test_word_benchmarks_are_found():

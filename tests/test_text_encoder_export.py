@@ -82,23 +82,48 @@ def run_python(args, **kwargs):
 
 def vocabulary():
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)]
-    return [*BERT_RESERVED_TOKENS, *letters, *("##" + c for c in letters), ".", ",", "!", "the", "cat", "sat",
-            "mat", "on", "##at", "it", "pur", "##red", "elephant", "naive", "cafe"]
+    return [
+        *BERT_RESERVED_TOKENS,
+        *letters,
+        *("##" + c for c in letters),
+        ".",
+        ",",
+        "!",
+        "the",
+        "cat",
+        "sat",
+        "mat",
+        "on",
+        "##at",
+        "it",
+        "pur",
+        "##red",
+        "elephant",
+        "naive",
+        "cafe",
+    ]
 
 
 @pytest.fixture(scope="module")
 def model():
     keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocabulary()), num_layers=1, num_heads=2,
-                                             hidden_dim=16, intermediate_dim=32, max_sequence_length=32)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary()),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=32,
+    )
     return BertPretraining(backbone)
 
 
 @pytest.fixture(scope="module")
 def export_base(model, tmp_path_factory):
     base = tmp_path_factory.mktemp("serving")
-    path = export_text_encoder(model, vocabulary(), str(base), sequence_length=SEQUENCE_LENGTH,
-                               metadata={"dataset": "lee"})
+    path = export_text_encoder(
+        model, vocabulary(), str(base), sequence_length=SEQUENCE_LENGTH, metadata={"dataset": "lee"}
+    )
     assert path == str(base / "1")
     return base
 
@@ -108,14 +133,20 @@ def keras_reference(model, texts, texts_b=None):
     Keras backbone: what the export must reproduce."""
     tokenizer = bert_tokenizer(vocabulary())
     packer = keras_hub.layers.MultiSegmentPacker(
-        sequence_length=SEQUENCE_LENGTH, start_value=tokenizer.start_token_id, end_value=tokenizer.end_token_id,
+        sequence_length=SEQUENCE_LENGTH,
+        start_value=tokenizer.start_token_id,
+        end_value=tokenizer.end_token_id,
         pad_value=tokenizer.pad_token_id,
     )
     segments = [texts] if texts_b is None else [texts, texts_b]
     token_ids, segment_ids = tf.function(lambda *s: packer(tuple(tokenizer(x) for x in s)))(
-        *(tf.constant(s) for s in segments))
-    inputs = {"token_ids": token_ids.numpy(), "segment_ids": segment_ids.numpy(),
-              "padding_mask": (token_ids.numpy() != tokenizer.pad_token_id).astype("int32")}
+        *(tf.constant(s) for s in segments)
+    )
+    inputs = {
+        "token_ids": token_ids.numpy(),
+        "segment_ids": segment_ids.numpy(),
+        "padding_mask": (token_ids.numpy() != tokenizer.pad_token_id).astype("int32"),
+    }
     return inputs, model.predict(inputs, verbose=0)
 
 
@@ -140,15 +171,19 @@ def test_loads_without_keras_and_matches_the_keras_model(model, export_base, tmp
     pair_inputs, pair = keras_reference(model, TEXTS, TEXTS_B)
     assert pair_inputs["segment_ids"].max() == 1 and single_inputs["segment_ids"].max() == 0
     np.savez(tmp_path / "inputs.npz", texts=np.array(TEXTS), texts_b=np.array(TEXTS_B), **pair_inputs)
-    result = run_python(["-c", LOAD_WITHOUT_KERAS, str(export_base / "1"), str(tmp_path / "inputs.npz"),
-                         str(tmp_path / "out.npz")])
+    result = run_python(
+        ["-c", LOAD_WITHOUT_KERAS, str(export_base / "1"), str(tmp_path / "inputs.npz"), str(tmp_path / "out.npz")]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["keras_blocked"]
     assert report["signatures"] == ["serving_default", "text_pair", "token_ids"]
     out = np.load(tmp_path / "out.npz")
-    for prefix, expected, inputs in (("single", single, single_inputs), ("pair", pair, pair_inputs),
-                                     ("ids", pair, pair_inputs)):
+    for prefix, expected, inputs in (
+        ("single", single, single_inputs),
+        ("pair", pair, pair_inputs),
+        ("ids", pair, pair_inputs),
+    ):
         for key in ("pooled_output", "sequence_output"):
             np.testing.assert_allclose(out[f"{prefix}/{key}"], expected[key], atol=1e-5, err_msg=f"{prefix}/{key}")
         if prefix != "ids":
@@ -186,8 +221,9 @@ def test_bad_arguments(model, tmp_path):
     with pytest.raises(ValueError, match="sequence_length"):
         export_text_encoder(model, vocabulary(), str(tmp_path / "b"), sequence_length=64)
     with pytest.raises(ValueError, match="BertBackbone"):
-        export_text_encoder(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), vocabulary(),
-                            str(tmp_path / "c"))
+        export_text_encoder(
+            keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), vocabulary(), str(tmp_path / "c")
+        )
 
 
 @pytest.mark.subprocess
@@ -205,6 +241,7 @@ def test_cli(model, tmp_path):
     metadata = json.loads((base / "1" / "assets.extra" / "metadata.json").read_text())
     assert metadata["sequence_length"] == 24 and metadata["dataset"] == "lee"
     assert metadata["training_run"]["model_dir"] == str(model_dir)
-    missing = run_python(["-m", "export.text_encoder", f"--model_dir={tmp_path / 'nope'}", f"--export_base={base}"],
-                         cwd=ROOT)
+    missing = run_python(
+        ["-m", "export.text_encoder", f"--model_dir={tmp_path / 'nope'}", f"--export_base={base}"], cwd=ROOT
+    )
     assert missing.returncode != 0 and "does not exist" in missing.stderr

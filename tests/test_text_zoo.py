@@ -13,12 +13,26 @@ from tests.test_case import run_python
 @pytest.mark.subprocess
 def test_char_lstm_run_directory_and_held_out_evaluation(tmp_path):
     model_dir = str(tmp_path / "char")
-    command = ["-m", "zoo.train", "--method=char_lstm", f"--model_dir={model_dir}", "--quick", "--epochs=1",
-               "--verbose=0"]
+    command = [
+        "-m",
+        "zoo.train",
+        "--method=char_lstm",
+        f"--model_dir={model_dir}",
+        "--quick",
+        "--epochs=1",
+        "--verbose=0",
+    ]
     result = run_python(command)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("config.json", "model.keras", "history.json", "history.png", "vocabulary.json", "samples.txt",
-                 "evaluation.json"):
+    for name in (
+        "config.json",
+        "model.keras",
+        "history.json",
+        "history.png",
+        "vocabulary.json",
+        "samples.txt",
+        "evaluation.json",
+    ):
         assert os.path.exists(os.path.join(model_dir, name)), name
     config = json.load(open(os.path.join(model_dir, "config.json")))
     assert config["corpus"] == "pydoc" and config["epochs"] == 1
@@ -39,8 +53,19 @@ def test_image_flags_on_a_text_method_fail_in_one_line(tmp_path):
 @pytest.mark.subprocess
 def test_word2vec_run_writes_vectors_plot_and_evaluation(tmp_path):
     model_dir = str(tmp_path / "w2v")
-    result = run_python(["-m", "zoo.train", "--method=word2vec", "--dataset=lee", f"--model_dir={model_dir}",
-                         "--quick", "--epochs=1", "--verbose=0", "--batch_size=2048"])
+    result = run_python(
+        [
+            "-m",
+            "zoo.train",
+            "--method=word2vec",
+            "--dataset=lee",
+            f"--model_dir={model_dir}",
+            "--quick",
+            "--epochs=1",
+            "--verbose=0",
+            "--batch_size=2048",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("config.json", "model.keras", "vocabulary.tsv", "words.png", "neighbours.txt", "evaluation.json"):
         assert os.path.exists(os.path.join(model_dir, name)), name
@@ -51,7 +76,8 @@ def test_word2vec_run_writes_vectors_plot_and_evaluation(tmp_path):
     assert 0 <= held_out["analogy_accuracy"] <= 1 and 0 < held_out["analogy_coverage"] <= 1
     assert -1 <= held_out["wordsim353_spearman"] <= 1 and 0 < held_out["wordsim353_coverage"] <= 1
     assert held_out["held_out_loss"] > 0
-    export = run_python(["-m", "export.word_vectors", f"--model_dir={model_dir}",
-                         f"--export_base={tmp_path / 'serving'}"])
+    export = run_python(
+        ["-m", "export.word_vectors", f"--model_dir={model_dir}", f"--export_base={tmp_path / 'serving'}"]
+    )
     assert export.returncode == 0, export.stderr[-3000:]
     assert os.path.exists(tmp_path / "serving" / "1" / "saved_model.pb")

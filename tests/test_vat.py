@@ -53,7 +53,7 @@ class TestVATLosses:
     def test_normalize_per_example(self, rng):
         d = rng.normal(size=(3, 4, 4, 2)) * np.array([1e-20, 1.0, 1e10])[:, None, None, None]
         unit = l2_normalize_per_example(tf.constant(d)).numpy()
-        np.testing.assert_allclose(np.sqrt((unit ** 2).sum(axis=(1, 2, 3))), 1.0, rtol=1e-5)
+        np.testing.assert_allclose(np.sqrt((unit**2).sum(axis=(1, 2, 3))), 1.0, rtol=1e-5)
         for i in range(3):
             np.testing.assert_allclose(unit[i], d[i] / np.linalg.norm(d[i]), rtol=1e-5)
         assert np.all(l2_normalize_per_example(tf.zeros((2, 5))).numpy() == 0.0)
@@ -63,8 +63,15 @@ class TestVATLosses:
         d0 = rng.normal(size=x.shape)
         xi, eps = 1e-6, 2.5
         fn = linear_logit_fn(weights, bias, tf.float64)
-        r_adv = virtual_adversarial_perturbation(fn, tf.constant(x), fn(tf.constant(x)), xi=xi, eps=eps,
-                                                 power_iterations=1, initial_direction=tf.constant(d0)).numpy()
+        r_adv = virtual_adversarial_perturbation(
+            fn,
+            tf.constant(x),
+            fn(tf.constant(x)),
+            xi=xi,
+            eps=eps,
+            power_iterations=1,
+            initial_direction=tf.constant(d0),
+        ).numpy()
         np.testing.assert_allclose(np.linalg.norm(r_adv, axis=1), eps, rtol=1e-6)
         for i in range(len(x)):
             # grad_r KL(p || softmax((x + r) W + b)) at r = xi d0 / |d0|, by hand.
@@ -82,17 +89,24 @@ class TestVATLosses:
         d0 = rng.normal(size=x.shape)
         fn = linear_logit_fn(weights, bias, tf.float32)
         x32 = tf.constant(x, tf.float32)
-        r_adv = virtual_adversarial_perturbation(fn, x32, fn(x32), xi=1e-3, eps=1.0, power_iterations=1,
-                                                 initial_direction=tf.constant(d0, tf.float32)).numpy()
+        r_adv = virtual_adversarial_perturbation(
+            fn, x32, fn(x32), xi=1e-3, eps=1.0, power_iterations=1, initial_direction=tf.constant(d0, tf.float32)
+        ).numpy()
         for i in range(len(x)):
             assert np_unit(r_adv[i]) @ np_unit(hessians[i] @ d0[i]) > 0.99
 
     def test_power_iteration_finds_the_dominant_eigenvector(self, linear_model):
         weights, bias, x, hessians = linear_model
         fn = linear_logit_fn(weights, bias, tf.float64)
-        r_adv = virtual_adversarial_perturbation(fn, tf.constant(x), fn(tf.constant(x)), xi=1e-6, eps=1.0,
-                                                 power_iterations=20,
-                                                 seed_generator=keras.random.SeedGenerator(3)).numpy()
+        r_adv = virtual_adversarial_perturbation(
+            fn,
+            tf.constant(x),
+            fn(tf.constant(x)),
+            xi=1e-6,
+            eps=1.0,
+            power_iterations=20,
+            seed_generator=keras.random.SeedGenerator(3),
+        ).numpy()
         for i in range(len(x)):
             top = np.linalg.eigh(hessians[i])[1][:, -1]
             assert abs(np_unit(r_adv[i]) @ top) > 0.99
@@ -102,20 +116,38 @@ class TestVATLosses:
         fn = linear_logit_fn(weights, bias, tf.float64)
         clean = fn(tf.constant(x))
         eps = 0.1
-        r_adv = virtual_adversarial_perturbation(fn, tf.constant(x), clean, xi=1e-6, eps=eps, power_iterations=2,
-                                                 seed_generator=keras.random.SeedGenerator(0))
+        r_adv = virtual_adversarial_perturbation(
+            fn,
+            tf.constant(x),
+            clean,
+            xi=1e-6,
+            eps=eps,
+            power_iterations=2,
+            seed_generator=keras.random.SeedGenerator(0),
+        )
         adversarial = kl_divergence_from_logits(clean, fn(x + r_adv)).numpy()
-        random = np.stack([
-            kl_divergence_from_logits(clean, fn(x + eps * l2_normalize_per_example(rng.normal(size=x.shape)))).numpy()
-            for _ in range(20)
-        ])
+        random = np.stack(
+            [
+                kl_divergence_from_logits(
+                    clean, fn(x + eps * l2_normalize_per_example(rng.normal(size=x.shape)))
+                ).numpy()
+                for _ in range(20)
+            ]
+        )
         assert np.all(adversarial >= random.max(axis=0))
 
     def test_zero_iterations_give_a_random_direction_of_norm_eps(self, linear_model):
         weights, bias, x, _ = linear_model
         fn = linear_logit_fn(weights, bias, tf.float64)
-        r = virtual_adversarial_perturbation(fn, tf.constant(x), fn(tf.constant(x)), xi=1e-6, eps=3.0,
-                                             power_iterations=0, seed_generator=keras.random.SeedGenerator(0))
+        r = virtual_adversarial_perturbation(
+            fn,
+            tf.constant(x),
+            fn(tf.constant(x)),
+            xi=1e-6,
+            eps=3.0,
+            power_iterations=0,
+            seed_generator=keras.random.SeedGenerator(0),
+        )
         np.testing.assert_allclose(np.linalg.norm(r.numpy(), axis=1), 3.0, rtol=1e-6)
 
     def test_bad_arguments(self, linear_model):
@@ -168,8 +200,9 @@ class TestVAT(TestCase):
         images = tf.concat([batch["x_l"], batch["x_u"]], axis=0)
         clean = model.logits(images, training=False)
         lds = tf.reduce_mean(model.lds_loss(images, clean)).numpy()
-        supervised = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=batch["y_l"], logits=clean[:8])).numpy()
+        supervised = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=batch["y_l"], logits=clean[:8])
+        ).numpy()
         np.testing.assert_allclose(results["unsupervised_loss"].numpy(), lds, rtol=1e-5)
         np.testing.assert_allclose(results["supervised_loss"].numpy(), supervised, rtol=1e-5)
         np.testing.assert_allclose(results["loss"].numpy(), supervised + 0.5 * lds, rtol=1e-5)
@@ -212,8 +245,16 @@ class TestVAT(TestCase):
         assert losses[False][0] != losses[False][1]
 
     def test_config_round_trip(self):
-        model = tiny_vat(epsilon=3.0, xi=1e-4, power_iterations=2, entropy_minimization=True,
-                         fixed_initial_direction=True, unsupervised_weight=0.3, rampup_steps=10, dropout=0.1)
+        model = tiny_vat(
+            epsilon=3.0,
+            xi=1e-4,
+            power_iterations=2,
+            entropy_minimization=True,
+            fixed_initial_direction=True,
+            unsupervised_weight=0.3,
+            rampup_steps=10,
+            dropout=0.1,
+        )
         clone = self.run_config_test(model)
         assert (clone.epsilon, clone.xi, clone.power_iterations) == (3.0, 1e-4, 2)
         assert clone.entropy_minimization and clone.fixed_initial_direction

@@ -22,8 +22,9 @@ def np_log_sigmoid(x):
 
 def tiny_model(architecture="skip_gram", seed=0, dimension=8, randomise_output=True, **kwargs):
     keras.utils.set_random_seed(seed)
-    model = Word2Vec(VOCABULARY, COUNTS, architecture=architecture, dimension=dimension, negatives=3, seed=seed,
-                     **kwargs)
+    model = Word2Vec(
+        VOCABULARY, COUNTS, architecture=architecture, dimension=dimension, negatives=3, seed=seed, **kwargs
+    )
     if randomise_output:  # Zero output vectors (the initialisation) would make every logit 0.
         rng = np.random.default_rng(seed)
         model.output_embedding.embeddings.assign(rng.normal(0, 0.5, (12, dimension)).astype("float32"))
@@ -71,8 +72,9 @@ class TestLoss(TestCase):
     @pytest.mark.parametrize("architecture", ["skip_gram", "cbow"])
     def test_loss_matches_numpy(self, architecture):
         model = tiny_model(architecture)
-        batch, negatives = (skip_gram_batch(), SKIP_GRAM_NEGATIVES) if architecture == "skip_gram" else (
-            cbow_batch(), CBOW_NEGATIVES)
+        batch, negatives = (
+            (skip_gram_batch(), SKIP_GRAM_NEGATIVES) if architecture == "skip_gram" else (cbow_batch(), CBOW_NEGATIVES)
+        )
         losses = model.example_losses({k: tf.constant(v) for k, v in batch.items()}, negatives=negatives)
         hidden, positives = np_hidden(model, batch)
         u = keras.ops.convert_to_numpy(model.output_embedding.embeddings).astype("float64")
@@ -101,8 +103,9 @@ class TestLoss(TestCase):
                 v_expected[centre] += g * u0[target]
                 u_expected[target] += g * v0[centre]
         np.testing.assert_allclose(model.vectors, v_expected, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(model.output_embedding.embeddings), u_expected,
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(model.output_embedding.embeddings), u_expected, rtol=1e-5, atol=1e-6
+        )
 
     def test_cbow_gives_each_context_word_the_full_error(self):
         # word2vec.c and gensim (cbow_mean=1): h is the mean of the context
@@ -127,8 +130,9 @@ class TestLoss(TestCase):
     def test_xla_step_matches_tf_kernels(self, architecture):
         # The XLA train step pads the batch (examples of weight 0) and must
         # make the same update and report the same loss as TF's kernels.
-        batch = {k: tf.constant(v) for k, v in (skip_gram_batch() if architecture == "skip_gram"
-                                                 else cbow_batch()).items()}
+        batch = {
+            k: tf.constant(v) for k, v in (skip_gram_batch() if architecture == "skip_gram" else cbow_batch()).items()
+        }
         negatives = tf.constant(SKIP_GRAM_NEGATIVES if architecture == "skip_gram" else CBOW_NEGATIVES)
         results = []
         for xla in (True, False):
@@ -137,8 +141,9 @@ class TestLoss(TestCase):
             model.compile(optimizer=keras.optimizers.SGD(0.1))
             model.sample_negatives = lambda shape: negatives
             logs = model.train_step(batch)
-            results.append((float(logs["loss"]), model.vectors,
-                            keras.ops.convert_to_numpy(model.output_embedding.embeddings)))
+            results.append(
+                (float(logs["loss"]), model.vectors, keras.ops.convert_to_numpy(model.output_embedding.embeddings))
+            )
             assert int(model.optimizer.iterations) == 1
         (loss_xla, v_xla, u_xla), (loss_tf, v_tf, u_tf) = results
         np.testing.assert_allclose(loss_xla, loss_tf, rtol=1e-5)
@@ -179,10 +184,14 @@ class TestLoss(TestCase):
         # the XLA step on 4 examples is the TF-kernel step on examples 0-1,
         # then on examples 2-3 from the updated weights, at the same
         # learning rate, and counts one optimizer iteration.
-        batch = skip_gram_batch() if architecture == "skip_gram" else {
-            k: np.concatenate([v, v[:1]]) for k, v in cbow_batch().items()}
-        negatives = SKIP_GRAM_NEGATIVES if architecture == "skip_gram" else np.concatenate(
-            [CBOW_NEGATIVES, CBOW_NEGATIVES[:1]])
+        batch = (
+            skip_gram_batch()
+            if architecture == "skip_gram"
+            else {k: np.concatenate([v, v[:1]]) for k, v in cbow_batch().items()}
+        )
+        negatives = (
+            SKIP_GRAM_NEGATIVES if architecture == "skip_gram" else np.concatenate([CBOW_NEGATIVES, CBOW_NEGATIVES[:1]])
+        )
         model = tiny_model(architecture, updates_per_batch=2)
         model.PAD_MULTIPLE = 2
         model.compile(optimizer=keras.optimizers.SGD(0.1))
@@ -192,9 +201,12 @@ class TestLoss(TestCase):
         halves = [{k: v[:2] for k, v in batch.items()}, {k: v[2:] for k, v in batch.items()}]
         expected = self.sequential_steps(architecture, halves, [negatives[:2], negatives[2:]])
         np.testing.assert_allclose(model.vectors, expected.vectors, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(model.output_embedding.embeddings),
-                                   keras.ops.convert_to_numpy(expected.output_embedding.embeddings),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(model.output_embedding.embeddings),
+            keras.ops.convert_to_numpy(expected.output_embedding.embeddings),
+            rtol=1e-5,
+            atol=1e-6,
+        )
         # Not the same as one update of the whole batch.
         whole = self.sequential_steps(architecture, [batch], [negatives])
         assert not np.allclose(model.vectors, whole.vectors, rtol=1e-5, atol=1e-6)
@@ -212,21 +224,28 @@ class TestLoss(TestCase):
         model.sample_negatives = lambda shape: tf.constant(SKIP_GRAM_NEGATIVES)
         with pytest.raises(tf.errors.InvalidArgumentError, match="not finite"):
             model.train_step({k: tf.constant(v) for k, v in skip_gram_batch().items()})
-        expected = self.sequential_steps("skip_gram", [{k: v[:2] for k, v in skip_gram_batch().items()}],
-                                         [SKIP_GRAM_NEGATIVES[:2]])
+        expected = self.sequential_steps(
+            "skip_gram", [{k: v[:2] for k, v in skip_gram_batch().items()}], [SKIP_GRAM_NEGATIVES[:2]]
+        )
         expected_vectors = expected.vectors
         expected_vectors[11] = np.inf
         np.testing.assert_allclose(model.vectors, expected_vectors, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(model.output_embedding.embeddings),
-                                   keras.ops.convert_to_numpy(expected.output_embedding.embeddings),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(model.output_embedding.embeddings),
+            keras.ops.convert_to_numpy(expected.output_embedding.embeddings),
+            rtol=1e-5,
+            atol=1e-6,
+        )
         assert int(model.optimizer.iterations) == 0
 
     def test_other_optimizers_update_once_per_batch(self):
         # Momentum is not word2vec's SGD: the batch is one optimizer.apply.
         assert plain_sgd(keras.optimizers.SGD(0.1))
-        for optimizer in (keras.optimizers.SGD(0.1, momentum=0.9), keras.optimizers.Adam(0.01),
-                          keras.optimizers.SGD(0.1, clipnorm=1.0)):
+        for optimizer in (
+            keras.optimizers.SGD(0.1, momentum=0.9),
+            keras.optimizers.Adam(0.01),
+            keras.optimizers.SGD(0.1, clipnorm=1.0),
+        ):
             assert not plain_sgd(optimizer)
         model = tiny_model("skip_gram")
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5))
@@ -248,8 +267,7 @@ class TestLoss(TestCase):
 
 class TestModel(TestCase):
     def test_config_round_trip(self):
-        model = Word2Vec(VOCABULARY, COUNTS, architecture="cbow", dimension=6, negatives=2, updates_per_batch=3,
-                         seed=3)
+        model = Word2Vec(VOCABULARY, COUNTS, architecture="cbow", dimension=6, negatives=2, updates_per_batch=3, seed=3)
         clone = self.run_config_test(model)
         assert clone.vocabulary == VOCABULARY and clone.architecture == "cbow" and clone.updates_per_batch == 3
 
@@ -322,8 +340,13 @@ def build_cbow_dataset_for_strategy_test():
     model.compile(optimizer=keras.optimizers.SGD(0.05))
     rng = np.random.default_rng(0)
     ids = rng.integers(0, len(VOCABULARY), 600).astype("int32")
-    return model, word2vec_dataset(ids, np.arange(600) // 10, COUNTS, "cbow", window=2, sample=0.0, batch_size=64,
-                                   seed=0, epochs=1), {}
+    return (
+        model,
+        word2vec_dataset(
+            ids, np.arange(600) // 10, COUNTS, "cbow", window=2, sample=0.0, batch_size=64, seed=0, epochs=1
+        ),
+        {},
+    )
 
 
 def build_for_strategy_test():
@@ -353,11 +376,13 @@ def learns_spearman(architecture, seed, sentences=60000, epochs=5):
     vocabulary = WordVocabulary.build(text, min_count=5)
     ids, sentence_ids = vocabulary.encode(text)
     data = word2vec_dataset(ids, sentence_ids, vocabulary.counts, architecture, window=5, batch_size=1024, seed=seed)
-    model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=32,
-                     updates_per_batch=1, seed=seed)
+    model = Word2Vec(
+        vocabulary.words, vocabulary.counts, architecture=architecture, dimension=32, updates_per_batch=1, seed=seed
+    )
     random_vectors = word_similarity_spearman(model.vectors, model.vocabulary)
-    schedule = keras.optimizers.schedules.PolynomialDecay(LEARNS[architecture]["learning_rate"],
-                                                          epochs * len(data), 1e-4)
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        LEARNS[architecture]["learning_rate"], epochs * len(data), 1e-4
+    )
     model.compile(optimizer=keras.optimizers.SGD(schedule))
     model.fit(data, epochs=epochs, verbose=0)
     return random_vectors, word_similarity_spearman(model.vectors, model.vocabulary)

@@ -8,8 +8,6 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from keras_ssl.data import word2vec_pairs
-
 from keras_ssl.data import (
     WordVocabulary,
     alias_table,
@@ -22,6 +20,7 @@ from keras_ssl.data import (
     skip_gram_pairs,
     subsample,
     word2vec_dataset,
+    word2vec_pairs,
 )
 from tests.test_case import TestCase
 
@@ -72,7 +71,7 @@ class TestVocabulary(TestCase):
 class TestSamplingFormulas(TestCase):
     def test_noise_distribution_is_unigram_to_the_three_quarters(self):
         counts = np.array([1000, 300, 20, 5, 1])
-        expected = counts ** 0.75 / np.sum(counts ** 0.75)
+        expected = counts**0.75 / np.sum(counts**0.75)
         np.testing.assert_allclose(noise_distribution(counts), expected, rtol=1e-12)
         np.testing.assert_allclose(noise_distribution(counts, exponent=1.0), counts / counts.sum(), rtol=1e-12)
 
@@ -115,10 +114,16 @@ class TestPairs(TestCase):
         centres, contexts = skip_gram_pairs(IDS, SENTENCES, windows=2)
         # By hand: window 2 inside [10 11 12 13], window 2 inside [14 15].
         expected = [
-            (10, 11), (10, 12),
-            (11, 10), (11, 12), (11, 13),
-            (12, 10), (12, 11), (12, 13),
-            (13, 11), (13, 12),
+            (10, 11),
+            (10, 12),
+            (11, 10),
+            (11, 12),
+            (11, 13),
+            (12, 10),
+            (12, 11),
+            (12, 13),
+            (13, 11),
+            (13, 12),
             (14, 15),
             (15, 14),
         ]
@@ -128,9 +133,14 @@ class TestPairs(TestCase):
         centres, contexts = skip_gram_pairs(IDS, SENTENCES, windows=np.array([1, 2, 1, 3, 1, 1]))
         expected = [
             (10, 11),
-            (11, 10), (11, 12), (11, 13),
-            (12, 11), (12, 13),
-            (13, 10), (13, 11), (13, 12),  # window 3, but the sentence starts at 10
+            (11, 10),
+            (11, 12),
+            (11, 13),
+            (12, 11),
+            (12, 13),
+            (13, 10),
+            (13, 11),
+            (13, 12),  # window 3, but the sentence starts at 10
             (14, 15),
             (15, 14),
         ]
@@ -230,8 +240,9 @@ class TestDataset(TestCase):
         rng = np.random.default_rng(1)
         counts = np.array([400, 200, 100, 50, 25, 10, 5, 5])
         ids = rng.choice(8, 40000, p=counts / counts.sum()).astype("int32")
-        dataset = word2vec_dataset(ids, np.arange(40000) // 20, counts, "skip_gram", window=3, sample=0.0,
-                                   batch_size=1000, seed=0)
+        dataset = word2vec_dataset(
+            ids, np.arange(40000) // 20, counts, "skip_gram", window=3, sample=0.0, batch_size=1000, seed=0
+        )
         sizes = [len(b["centre"]) for _ in range(4) for b in dataset.as_numpy_iterator()]
         assert max(sizes) <= 1000 and min(sizes) >= 970, (min(sizes), max(sizes))
 
@@ -251,8 +262,10 @@ class TestDataset(TestCase):
                 calls.append(1)
                 return draw(*args, **kwargs)
 
-            with mock.patch.object(word2vec_pairs, "epoch_examples", counted), \
-                    mock.patch.object(word2vec_pairs.concurrent.futures, "ThreadPoolExecutor", ImmediateExecutor):
+            with (
+                mock.patch.object(word2vec_pairs, "epoch_examples", counted),
+                mock.patch.object(word2vec_pairs.concurrent.futures, "ThreadPoolExecutor", ImmediateExecutor),
+            ):
                 dataset, _ = self.make("skip_gram", seed=3, epochs=epochs, epochs_ahead=epochs_ahead)
                 firsts = [next(dataset.as_numpy_iterator())["centre"] for _ in range(2)]
                 assert len(calls) == drawn, (epochs, epochs_ahead, len(calls))
@@ -272,8 +285,9 @@ class TestDataset(TestCase):
         counts = np.array([9000, 100, 100, 100])
         ids = np.repeat(np.arange(4), counts)
         # One sentence, so every kept word is a CBOW centre.
-        examples = epoch_examples(ids, np.zeros(len(ids)), counts, "cbow", window=2, sample=1e-2,
-                                  rng=np.random.default_rng(0))
+        examples = epoch_examples(
+            ids, np.zeros(len(ids)), counts, "cbow", window=2, sample=1e-2, rng=np.random.default_rng(0)
+        )
         keep = keep_probabilities(counts, 1e-2)  # [0.112, 1, 1, 1]
         expected = 9000 * keep[0] / (9000 * keep[0] + 300)  # 0.77 (0.97 before subsampling)
         assert np.mean(examples["centre"] == 0) == pytest.approx(expected, abs=0.03)
@@ -330,12 +344,14 @@ def test_cbow_dataset_makes_the_examples_of_epoch_examples(shuffle):
     counts = np.array([400, 200, 100, 50, 25, 10, 5, 5])
     ids = rng.choice(8, 3000, p=counts / counts.sum()).astype("int32")
     sentence_ids = np.sort(rng.integers(0, 300, 3000))
-    dataset = word2vec_dataset(ids, sentence_ids, counts, "cbow", window=3, sample=1e-2, batch_size=256, seed=5,
-                               shuffle=shuffle)
+    dataset = word2vec_dataset(
+        ids, sentence_ids, counts, "cbow", window=3, sample=1e-2, batch_size=256, seed=5, shuffle=shuffle
+    )
     batches = list(dataset.as_numpy_iterator())
     made = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-    expected = epoch_examples(ids, sentence_ids, counts, "cbow", window=3, sample=1e-2,
-                              rng=np.random.default_rng(5), shuffle=shuffle)
+    expected = epoch_examples(
+        ids, sentence_ids, counts, "cbow", window=3, sample=1e-2, rng=np.random.default_rng(5), shuffle=shuffle
+    )
     assert sorted(made) == sorted(expected)
     # The mask comes as uint8 (Keras averages a first batch over replicas
     # under a strategy, which fails on bool).

@@ -59,13 +59,14 @@ class TestAnalogies(TestCase):
         path = word_benchmark_path("questions-words.txt")
         score, sections = keyed_vectors(words, vectors).evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
         total = sections[-1]
-        assert ours["correct"] == len(total["correct"]) and ours["counted"] == ours["correct"] + len(
-            total["incorrect"])
+        assert ours["correct"] == len(total["correct"]) and ours["counted"] == ours["correct"] + len(total["incorrect"])
         assert ours["accuracy"] == pytest.approx(score, abs=1e-12)
         for section in sections[:-1]:
             mine = ours["sections"][section["section"]]
             assert (mine["correct"], mine["counted"]) == (
-                len(section["correct"]), len(section["correct"]) + len(section["incorrect"]))
+                len(section["correct"]),
+                len(section["correct"]) + len(section["incorrect"]),
+            )
         assert ours["questions"] == 19544
         # A strong test: some but not all counted, some right and some wrong.
         assert 0 < ours["coverage"] < 1 and 0 < ours["accuracy"] < 1
@@ -90,7 +91,8 @@ class TestSimilarity(TestCase):
         vectors = rng.normal(size=(len(words), DIM)).astype("float32")
         ours = word_similarity_spearman(vectors, words)
         pearson, spearman, oov_percent = keyed_vectors(words, vectors).evaluate_word_pairs(
-            word_benchmark_path("wordsim353.tsv"))
+            word_benchmark_path("wordsim353.tsv")
+        )
         assert ours["spearman"] == pytest.approx(spearman.statistic, abs=1e-6)
         assert ours["pearson"] == pytest.approx(pearson.statistic, abs=1e-6)
         assert ours["coverage"] == pytest.approx(1 - oov_percent / 100, abs=1e-12)
@@ -131,8 +133,9 @@ class TestNeighboursAndPlot(TestCase):
         rng = np.random.default_rng(3)
         words = [f"w{i}" for i in range(40)]
         path = tmp_path / "words.png"
-        shown = plot_words(rng.normal(size=(40, DIM)), words, ["w1", "w2", "w3", "missing", "w4"], str(path),
-                           method=method)
+        shown = plot_words(
+            rng.normal(size=(40, DIM)), words, ["w1", "w2", "w3", "missing", "w4"], str(path), method=method
+        )
         assert shown == ["w1", "w2", "w3", "w4"]
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

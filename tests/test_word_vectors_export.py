@@ -77,8 +77,9 @@ class TestExport(TestCase):
     @pytest.mark.subprocess
     def test_loads_without_keras_and_matches_model(self, model, export_base, tmp_path):
         words = ["cat", "dog", "the", "", "Ünïcode", "a b", "CAT", "mat"]
-        result = run_python(["-c", LOAD_WITHOUT_KERAS, str(export_base / "1"), json.dumps(words),
-                             str(tmp_path / "out.npy")])
+        result = run_python(
+            ["-c", LOAD_WITHOUT_KERAS, str(export_base / "1"), json.dumps(words), str(tmp_path / "out.npy")]
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads(result.stdout.strip().splitlines()[-1])
         assert report["keras_blocked"] and report["outputs"] == ["in_vocabulary", "vectors"]
@@ -129,8 +130,9 @@ class TestExport(TestCase):
         metadata = json.loads((base / "1" / "assets.extra" / "metadata.json").read_text())
         assert metadata["training_run"] == {"model_dir": str(model_dir), "config": config}
         assert metadata["dataset"] == "wordnet"
-        result = run_python(["-m", "export.word_vectors", f"--model_dir={tmp_path / 'missing'}",
-                             f"--export_base={base}"])
+        result = run_python(
+            ["-m", "export.word_vectors", f"--model_dir={tmp_path / 'missing'}", f"--export_base={base}"]
+        )
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith("error: model_dir")
         # A config.json that is not an object: one error line (it crashed
@@ -138,6 +140,9 @@ class TestExport(TestCase):
         (model_dir / "config.json").write_text("[1, 2]")
         result = run_python(["-m", "export.word_vectors", f"--model_dir={model_dir}", f"--export_base={base}"])
         assert result.returncode != 0 and "Traceback" not in result.stderr
-        assert result.stderr.strip().splitlines()[-1].endswith("must hold a JSON object: pass a run directory "
-                                                               "written by python -m zoo.train --method=word2vec")
+        assert (
+            result.stderr.strip()
+            .splitlines()[-1]
+            .endswith("must hold a JSON object: pass a run directory written by python -m zoo.train --method=word2vec")
+        )
         assert sorted(os.listdir(base)) == ["1"]

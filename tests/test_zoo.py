@@ -86,9 +86,15 @@ def test_killed_run_resumes_from_last_completed_epoch(tmp_path):
     history = json.load(open(os.path.join(run, "history.json")))
     assert [e["epoch"] for e in history] == list(range(1, 13))
 
-    check = run_python(["-c", (
-        "import keras, keras_ssl; m = keras.saving.load_model('%s/model.keras'); "
-        "print('iterations', int(m.optimizer.iterations))" % run)])
+    check = run_python(
+        [
+            "-c",
+            (
+                "import keras, keras_ssl; m = keras.saving.load_model('%s/model.keras'); "
+                "print('iterations', int(m.optimizer.iterations))" % run
+            ),
+        ]
+    )
     # 512 images / 64 per batch = 8 steps per epoch: the optimizer state resumed too.
     assert "iterations 96" in check.stdout, check.stdout + check.stderr[-2000:]
 
@@ -152,8 +158,16 @@ def test_simclr_benchmark_quick(tmp_path):
 
 def test_semi_supervised_benchmark_quick_reuses_finished_runs(tmp_path):
     out = tmp_path / "bench"
-    args = ["-m", "zoo.benchmark", "--suite=semi_supervised", "--quick", "--methods=supervised,pseudo_label",
-            "--seeds=0", "--num_labels=100", f"--output_dir={out}"]
+    args = [
+        "-m",
+        "zoo.benchmark",
+        "--suite=semi_supervised",
+        "--quick",
+        "--methods=supervised,pseudo_label",
+        "--seeds=0",
+        "--num_labels=100",
+        f"--output_dir={out}",
+    ]
     first = run_python(args)
     assert first.returncode == 0, first.stderr[-3000:]
     table = (out / "results.md").read_text()

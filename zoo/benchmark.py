@@ -25,8 +25,12 @@ flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (d
 flags.DEFINE_integer("epochs", None, "Pretraining epochs (default: the suite's budget).")
 flags.DEFINE_integer("train_size", None, "Pretraining images (default: all).")
 flags.DEFINE_bool("quick", False, "A tiny budget, to check the benchmark itself runs.")
-flags.DEFINE_bool("speed_only", False, "simclr: measure the speed ratio again (on a quiet machine) and keep the "
-                  "quality results of output_dir/results.json.")
+flags.DEFINE_bool(
+    "speed_only",
+    False,
+    "simclr: measure the speed ratio again (on a quiet machine) and keep the "
+    "quality results of output_dir/results.json.",
+)
 flags.DEFINE_integer("seed", 0, "Seed of the run and of the labelled subsets (simclr).")
 flags.DEFINE_list("seeds", ["0", "1"], "Seeds of the labelled subsets and runs (semi_supervised).")
 flags.DEFINE_list("num_labels", ["100", "1000"], "Label budgets (semi_supervised).")
@@ -35,8 +39,16 @@ flags.DEFINE_integer("steps", None, "Training steps of every run (semi_supervise
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
 # The semi-supervised suite's methods, in the order of its tables.
-SEMI_SUPERVISED_METHODS = ("supervised", "entropy_minimization", "pseudo_label", "pi_model", "temporal_ensembling",
-                           "mean_teacher", "vat", "mix_match")
+SEMI_SUPERVISED_METHODS = (
+    "supervised",
+    "entropy_minimization",
+    "pseudo_label",
+    "pi_model",
+    "temporal_ensembling",
+    "mean_teacher",
+    "vat",
+    "mix_match",
+)
 
 
 class StepTimer:
@@ -73,11 +85,24 @@ def throughput_ratio(make_ssl, make_supervised, images, labels, batch_size, step
         for name, model in (("ssl", ssl), ("supervised", supervised)):
             timers[name].durations.clear()
             if name == "ssl":
-                model.fit(images[:n], batch_size=batch_size, epochs=1, verbose=0, shuffle=False,
-                          callbacks=[timers[name].callback])
+                model.fit(
+                    images[:n],
+                    batch_size=batch_size,
+                    epochs=1,
+                    verbose=0,
+                    shuffle=False,
+                    callbacks=[timers[name].callback],
+                )
             else:
-                model.fit(images[:n].astype("float32"), labels[:n], batch_size=batch_size, epochs=1, verbose=0,
-                          shuffle=False, callbacks=[timers[name].callback])
+                model.fit(
+                    images[:n].astype("float32"),
+                    labels[:n],
+                    batch_size=batch_size,
+                    epochs=1,
+                    verbose=0,
+                    shuffle=False,
+                    callbacks=[timers[name].callback],
+                )
             timers[name].last = float(np.median(timers[name].durations))
             timers[name].all = getattr(timers[name], "all", []) + [timers[name].last]
     result = {}
@@ -120,15 +145,26 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0, 
         keras.utils.set_random_seed(seed)
         backbone = build_backbone(config, data.image_shape)
         classifier = keras.Sequential([backbone, keras.layers.Dense(data.num_classes)])
-        classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
-                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        classifier.compile(
+            optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
         return classifier
 
     def measure_speed():
-        speed = throughput_ratio(make_ssl, make_supervised, data.x_train, data.y_train, config["batch_size"],
-                                 steps=5 if quick else 30, rounds=1 if quick else 5)
-        print(f"SimCLR {speed['ssl_images_per_s']:.0f} images/s, supervised {speed['supervised_images_per_s']:.0f} "
-              f"images/s, ratio {speed['ratio']:.3f}", flush=True)
+        speed = throughput_ratio(
+            make_ssl,
+            make_supervised,
+            data.x_train,
+            data.y_train,
+            config["batch_size"],
+            steps=5 if quick else 30,
+            rounds=1 if quick else 5,
+        )
+        print(
+            f"SimCLR {speed['ssl_images_per_s']:.0f} images/s, supervised {speed['supervised_images_per_s']:.0f} "
+            f"images/s, ratio {speed['ratio']:.3f}",
+            flush=True,
+        )
         return speed
 
     if speed_only:
@@ -185,21 +221,27 @@ def semi_supervised_suite(output_dir, num_labels_list, seeds, methods=None, step
 
     def run(method, num_labels, seed):
         config = runs.resolve_config(method, "fashion_mnist", seed=seed, num_labels=num_labels)
-        config.update({
-            "backbone": {"class": "ConvNet", "filters": [16, 32, 64]},
-            "epochs": epochs,
-            "steps_per_epoch": steps // epochs,
-            "rampup_epochs": config.get("rampup_epochs") and max(1, epochs // 2),
-            "batch_size": min(config["batch_size"], num_labels),
-        })
+        config.update(
+            {
+                "backbone": {"class": "ConvNet", "filters": [16, 32, 64]},
+                "epochs": epochs,
+                "steps_per_epoch": steps // epochs,
+                "rampup_epochs": config.get("rampup_epochs") and max(1, epochs // 2),
+                "batch_size": min(config["batch_size"], num_labels),
+            }
+        )
         if config["optimizer"].get("use_ema"):
             # The papers' 0.999 averages over ~1000 steps: most of a short run.
-            config["optimizer"] = {**config["optimizer"], "ema_momentum": min(config["optimizer"]["ema_momentum"], 0.99)}
+            config["optimizer"] = {
+                **config["optimizer"],
+                "ema_momentum": min(config["optimizer"]["ema_momentum"], 0.99),
+            }
         name = f"{method}-{num_labels}-seed{seed}"
         run_dir = os.path.join(output_dir, "runs", name)
         result_path = os.path.join(run_dir, "benchmark_result.json")
         if os.path.exists(result_path) and runs.read_json(result_path)["config"] == runs.read_json(
-                os.path.join(run_dir, runs.CONFIG_FILE)) == {**config, "image_shape": list(data.image_shape)}:
+            os.path.join(run_dir, runs.CONFIG_FILE)
+        ) == {**config, "image_shape": list(data.image_shape)}:
             result = runs.read_json(result_path)  # Finished earlier with this config: reuse.
         else:
             if os.path.exists(run_dir):
@@ -207,9 +249,15 @@ def semi_supervised_suite(output_dir, num_labels_list, seeds, methods=None, step
                 shutil.rmtree(run_dir)
             start = time.time()
             model, history = runs.train(config, data, run_dir, verbose=2)
-            result = {"method": method, "num_labels": num_labels, "seed": seed, "seconds": time.time() - start,
-                      "accuracy": classifier_accuracy(model, data.x_test, data.y_test), "steps": steps,
-                      "config": config}
+            result = {
+                "method": method,
+                "num_labels": num_labels,
+                "seed": seed,
+                "seconds": time.time() - start,
+                "accuracy": classifier_accuracy(model, data.x_test, data.y_test),
+                "steps": steps,
+                "config": config,
+            }
             runs.write_json_atomic(result_path, result)
         print(f"{name}: test accuracy {result['accuracy']:.4f} ({result['seconds']:.0f} s)", flush=True)
         runs_done.append({k: v for k, v in result.items() if k != "config"})
@@ -219,9 +267,15 @@ def semi_supervised_suite(output_dir, num_labels_list, seeds, methods=None, step
             for method in methods:
                 run(method, num_labels, seed)
         run("supervised", len(data.y_train), seed)
-    return {"suite": "semi_supervised", "dataset": "fashion_mnist", "steps": steps,
-            "backbone": "ConvNet(16, 32, 64)", "train_images": len(data.x_train),
-            "test_images": len(data.x_test), "runs": runs_done}
+    return {
+        "suite": "semi_supervised",
+        "dataset": "fashion_mnist",
+        "steps": steps,
+        "backbone": "ConvNet(16, 32, 64)",
+        "train_images": len(data.x_train),
+        "test_images": len(data.x_test),
+        "runs": runs_done,
+    }
 
 
 def semi_supervised_markdown(result):
@@ -231,40 +285,58 @@ def semi_supervised_markdown(result):
     methods = list(dict.fromkeys(r["method"] for r in result["runs"]))
     full = [r["accuracy"] for r in result["runs"] if r["num_labels"] == result["train_images"]]
     seeds = sorted({r["seed"] for r in result["runs"]})
-    lines = [f"Fashion-MNIST test accuracy of each method's classifier, {result['backbone']}, "
-             f"{result['steps']} steps per run, mean ± std over seeds {seeds}; "
-             f"{result['test_images']} test images.", "",
-             "| method | " + " | ".join(f"{n} labels" for n in budgets) + " |",
-             "|---|" + "---|" * len(budgets)]
+    lines = [
+        f"Fashion-MNIST test accuracy of each method's classifier, {result['backbone']}, "
+        f"{result['steps']} steps per run, mean ± std over seeds {seeds}; "
+        f"{result['test_images']} test images.",
+        "",
+        "| method | " + " | ".join(f"{n} labels" for n in budgets) + " |",
+        "|---|" + "---|" * len(budgets),
+    ]
 
     def cell(values):
         return f"{np.mean(values):.4f} ± {np.std(values):.4f}" if values else "-"
 
     for method in methods:
-        cells = [cell([r["accuracy"] for r in result["runs"] if r["method"] == method and r["num_labels"] == n])
-                 for n in budgets]
+        cells = [
+            cell([r["accuracy"] for r in result["runs"] if r["method"] == method and r["num_labels"] == n])
+            for n in budgets
+        ]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines.append(f"| fully supervised ({result['train_images']} labels) | " + " | ".join([cell(full)] * len(budgets)) + " |")
+    lines.append(
+        f"| fully supervised ({result['train_images']} labels) | " + " | ".join([cell(full)] * len(budgets)) + " |"
+    )
     lines += ["", f"Machine: {result['machine']}."]
     return "\n".join(lines) + "\n"
 
 
 def simclr_markdown(result):
-    lines = [f"SimCLR on Fashion-MNIST: {result['config']['backbone']['class']}-{result['config']['backbone']['depth']} "
-             f"(width {result['config']['backbone']['width']}), {result['config']['epochs']} epochs on "
-             f"{result['pretrain_images']} images, batch {result['config']['batch_size']}; evaluated on "
-             f"{result['evaluation_test_images']} test images; labelled subsets class-balanced, seed "
-             f"{result['config']['seed']}.", ""]
-    header = "| representation | " + " | ".join(
-        f"{p} {int(f * 100)}%" for p in ("kNN", "linear") for f in LABEL_FRACTIONS) + " |"
+    lines = [
+        f"SimCLR on Fashion-MNIST: {result['config']['backbone']['class']}-{result['config']['backbone']['depth']} "
+        f"(width {result['config']['backbone']['width']}), {result['config']['epochs']} epochs on "
+        f"{result['pretrain_images']} images, batch {result['config']['batch_size']}; evaluated on "
+        f"{result['evaluation_test_images']} test images; labelled subsets class-balanced, seed "
+        f"{result['config']['seed']}.",
+        "",
+    ]
+    header = (
+        "| representation | "
+        + " | ".join(f"{p} {int(f * 100)}%" for p in ("kNN", "linear") for f in LABEL_FRACTIONS)
+        + " |"
+    )
     lines += [header, "|" + "---|" * (1 + 2 * len(LABEL_FRACTIONS))]
     for name in ("SimCLR", "random init", "raw pixels"):
         cells = [f"{result['quality'][f'{name}|{p}|{f:g}']:.4f}" for p in ("knn", "linear") for f in LABEL_FRACTIONS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     speed = result["speed"]
-    lines += ["", "| SimCLR images/s | supervised images/s | ratio |", "|---|---|---|",
-              f"| {speed['ssl_images_per_s']:.0f} | {speed['supervised_images_per_s']:.0f} | {speed['ratio']:.3f} |",
-              "", f"Machine: {result['machine']}; pretraining took {result['pretrain_seconds']:.0f} s."]
+    lines += [
+        "",
+        "| SimCLR images/s | supervised images/s | ratio |",
+        "|---|---|---|",
+        f"| {speed['ssl_images_per_s']:.0f} | {speed['supervised_images_per_s']:.0f} | {speed['ratio']:.3f} |",
+        "",
+        f"Machine: {result['machine']}; pretraining took {result['pretrain_seconds']:.0f} s.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -274,14 +346,14 @@ def main(argv):
     from zoo.runs import write_json_atomic
 
     with exit_on_user_error():
-        import keras_ssl  # noqa: F401
         import tensorflow as tf
+
+        import keras_ssl  # noqa: F401
 
         output_dir = FLAGS.output_dir or os.path.join("benchmarks", FLAGS.suite)
         os.makedirs(output_dir, exist_ok=True)
         if FLAGS.suite == "simclr":
-            result = simclr_suite(output_dir, FLAGS.epochs, FLAGS.train_size, FLAGS.quick, FLAGS.seed,
-                                  FLAGS.speed_only)
+            result = simclr_suite(output_dir, FLAGS.epochs, FLAGS.train_size, FLAGS.quick, FLAGS.seed, FLAGS.speed_only)
             markdown = simclr_markdown
         elif FLAGS.suite in SUITE_MODULES:
             import importlib
@@ -291,11 +363,18 @@ def main(argv):
             result = module.run(output_dir, quick=FLAGS.quick, **kwargs)
             markdown = module.markdown
         else:
-            result = semi_supervised_suite(output_dir, [int(n) for n in FLAGS.num_labels],
-                                           [int(s) for s in FLAGS.seeds], FLAGS.methods, FLAGS.steps, FLAGS.quick)
+            result = semi_supervised_suite(
+                output_dir,
+                [int(n) for n in FLAGS.num_labels],
+                [int(s) for s in FLAGS.seeds],
+                FLAGS.methods,
+                FLAGS.steps,
+                FLAGS.quick,
+            )
             markdown = semi_supervised_markdown
         result["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, " + (
-            "GPU" if tf.config.list_physical_devices("GPU") else "no GPU")
+            "GPU" if tf.config.list_physical_devices("GPU") else "no GPU"
+        )
         write_json_atomic(os.path.join(output_dir, "results.json"), result)
         table = markdown(result)
         with open(os.path.join(output_dir, "results.md"), "w") as f:

@@ -51,7 +51,11 @@ def main(argv):
             print(f"Reusing the finished run {FLAGS.model_dir} (delete it to pretrain again)")
             model, config = runs.load_run(FLAGS.model_dir)
         else:
-            subset = dataset.subset(train_size=config["train_size"], seed=config["seed"]) if config["train_size"] else dataset
+            subset = (
+                dataset.subset(train_size=config["train_size"], seed=config["seed"])
+                if config["train_size"]
+                else dataset
+            )
             model, _ = runs.train(config, subset, FLAGS.model_dir, verbose=2)
             print(f"Pretrained in {time.time() - start:.0f} s; run directory: {FLAGS.model_dir}")
 
@@ -69,13 +73,18 @@ def main(argv):
             cells = [rows[p, f][key] for f in (0.01, 1.0) for p in ("knn", "linear")]
             print(f"| {label:22s} | {cells[0]:13.4f} | {cells[1]:16.4f} | {cells[2]:8.4f} | {cells[3]:11.4f} |")
 
-        metadata = {"method": "simclr", "dataset": dataset.name,
-                    "training_run": {"model_dir": os.path.abspath(FLAGS.model_dir), "config": config}}
+        metadata = {
+            "method": "simclr",
+            "dataset": dataset.name,
+            "training_run": {"model_dir": os.path.abspath(FLAGS.model_dir), "config": config},
+        }
         path = export_encoder(model, FLAGS.export_base, metadata=metadata)
         print(f"\nExported the encoder for TF Serving to {path}")
         print(f"Inspect it:  saved_model_cli show --dir {path} --all")
-        print(f"Serve it:    docker run -p 8501:8501 -v \"{os.path.abspath(FLAGS.export_base)}:/models/simclr\" "
-              "-e MODEL_NAME=simclr tensorflow/serving")
+        print(
+            f'Serve it:    docker run -p 8501:8501 -v "{os.path.abspath(FLAGS.export_base)}:/models/simclr" '
+            "-e MODEL_NAME=simclr tensorflow/serving"
+        )
         del keras_ssl
     return 0
 

@@ -10,18 +10,22 @@ initialisation and (linear, kNN) of raw pixels, and records them in
 `model_dir/evaluation.json`.
 """
 
-
 from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A finished zoo.train run directory.")
-flags.DEFINE_enum("protocol", "linear", ["linear", "knn", "finetune", "classifier"],
-                  "Evaluation protocol (classifier: a semi-supervised method's own classifier).")
+flags.DEFINE_enum(
+    "protocol",
+    "linear",
+    ["linear", "knn", "finetune", "classifier"],
+    "Evaluation protocol (classifier: a semi-supervised method's own classifier).",
+)
 flags.DEFINE_float("label_fraction", 1.0, "Fraction of the training labels used (0.01, 0.1, 1.0).")
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on (default: the one the run trained on).")
 flags.DEFINE_integer("seed", 0, "Seed of the labelled subset.")
 flags.DEFINE_bool("baselines", True, "Also evaluate the random-initialised backbone and raw pixels.")
 flags.DEFINE_integer("finetune_epochs", 20, "Epochs of the finetune protocol.")
+
 
 def main(argv):
     del argv

@@ -65,7 +65,9 @@ def load_run(model_dir):
     config_path = os.path.join(model_dir, CONFIG_FILE)
     model_path = os.path.join(model_dir, MODEL_FILE)
     if not os.path.isdir(model_dir):
-        raise RunError(f"model_dir {model_dir} does not exist: train first with python -m zoo.train --model_dir={model_dir}")
+        raise RunError(
+            f"model_dir {model_dir} does not exist: train first with python -m zoo.train --model_dir={model_dir}"
+        )
     if not os.path.exists(model_path):
         raise RunError(
             f"{model_path} is missing: the run has not finished; run the same zoo.train command again to resume it"

@@ -14,8 +14,12 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("method", None, "Method name, e.g. simclr.")
-flags.DEFINE_string("dataset", "fashion_mnist", "Images: fashion_mnist, digits, photos or tfds:NAME; text "
-                    "methods: wordnet, lee, pydoc or all (default: the method's corpus).")
+flags.DEFINE_string(
+    "dataset",
+    "fashion_mnist",
+    "Images: fashion_mnist, digits, photos or tfds:NAME; text "
+    "methods: wordnet, lee, pydoc or all (default: the method's corpus).",
+)
 flags.DEFINE_string("model_dir", None, "Run directory (created; reused to resume).")
 flags.DEFINE_integer("epochs", None, "Epochs (default: the method's config).")
 flags.DEFINE_integer("batch_size", None, "Global batch size (default: the method's config).")
@@ -24,10 +28,14 @@ flags.DEFINE_integer("train_size", None, "Train on a class-balanced subset of th
 flags.DEFINE_integer("seed", None, "Random seed (default: the method's config).")
 flags.DEFINE_integer("knn_every", None, "Report kNN accuracy every N epochs (0: never).")
 flags.DEFINE_integer("num_labels", None, "Semi-supervised methods: labelled examples, class-balanced (e.g. 100).")
-flags.DEFINE_integer("unlabelled_ratio", None, "Semi-supervised methods: unlabelled images per labelled image in a batch.")
+flags.DEFINE_integer(
+    "unlabelled_ratio", None, "Semi-supervised methods: unlabelled images per labelled image in a batch."
+)
 flags.DEFINE_string("strategy", "default", "default, mirrored, multi_worker, tpu or cpu:N.")
 flags.DEFINE_bool("quick", False, "Shrink the config for a smoke run (small backbone, few epochs).")
-flags.DEFINE_integer("verbose", None, "Keras fit verbosity (default: progress bar on a terminal, else one line per epoch).")
+flags.DEFINE_integer(
+    "verbose", None, "Keras fit verbosity (default: progress bar on a terminal, else one line per epoch)."
+)
 
 
 def main(argv):
@@ -49,9 +57,16 @@ def main(argv):
         # Without --dataset the method's config names its data (colour photos
         # for colourisation, a text method's corpus).
         config = runs.resolve_config(
-            FLAGS.method, FLAGS.dataset if FLAGS["dataset"].present else None, quick=FLAGS.quick,
-            epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-            train_size=FLAGS.train_size, seed=FLAGS.seed, knn_every=FLAGS.knn_every, num_labels=FLAGS.num_labels,
+            FLAGS.method,
+            FLAGS.dataset if FLAGS["dataset"].present else None,
+            quick=FLAGS.quick,
+            epochs=FLAGS.epochs,
+            batch_size=FLAGS.batch_size,
+            learning_rate=FLAGS.learning_rate,
+            train_size=FLAGS.train_size,
+            seed=FLAGS.seed,
+            knn_every=FLAGS.knn_every,
+            num_labels=FLAGS.num_labels,
             unlabelled_ratio=FLAGS.unlabelled_ratio,
         )
         data = runs.load_data(config)

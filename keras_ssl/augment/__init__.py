@@ -14,7 +14,6 @@ from keras_ssl.augment.inpainting_masks import (
     random_region_mask,
     reconstruction_weights,
 )
-from keras_ssl.augment.mixup import mixup, sample_mixup_weights, sharpen
 from keras_ssl.augment.jigsaw_permutations import (
     cut_tiles,
     maximal_hamming_permutations,
@@ -22,10 +21,11 @@ from keras_ssl.augment.jigsaw_permutations import (
     pairwise_hamming_distances,
     shuffle_tiles,
 )
+from keras_ssl.augment.mixup import mixup, sample_mixup_weights, sharpen
 from keras_ssl.augment.patch_pairs import NEIGHBOUR_OFFSETS, drop_channels, patch_layout, sample_patch_pairs
-from keras_ssl.augment.rotations import all_rotations, rotate_images
 from keras_ssl.augment.random_apply import RandomApply
 from keras_ssl.augment.random_resized_crop import RandomResizedCrop
+from keras_ssl.augment.rotations import all_rotations, rotate_images
 from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 

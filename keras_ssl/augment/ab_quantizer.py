@@ -129,7 +129,9 @@ class ABQuantizer(keras.layers.Layer):
         if sigma <= 0:
             raise ValueError(f"ABQuantizer sigma must be positive, got {sigma}")
         if not 1 <= int(num_neighbours) <= len(bins):
-            raise ValueError(f"ABQuantizer num_neighbours must be between 1 and {len(bins)} (the bins), got {num_neighbours}")
+            raise ValueError(
+                f"ABQuantizer num_neighbours must be between 1 and {len(bins)} (the bins), got {num_neighbours}"
+            )
         if temperature < 0:
             raise ValueError(f"ABQuantizer temperature must be >= 0 (0: the mode), got {temperature}")
         # === Config ===
@@ -148,7 +150,8 @@ class ABQuantizer(keras.layers.Layer):
         bins = tf.constant(self.bins)
         # |x - c|^2 expanded: no [..., Q, 2] intermediate.
         return tf.maximum(
-            tf.reduce_sum(ab**2, -1, keepdims=True) - 2.0 * tf.tensordot(ab, tf.transpose(bins), axes=1)
+            tf.reduce_sum(ab**2, -1, keepdims=True)
+            - 2.0 * tf.tensordot(ab, tf.transpose(bins), axes=1)
             + tf.reduce_sum(bins**2, -1),
             0.0,
         )

@@ -43,9 +43,7 @@ def rgb_to_lab(images):
     linear = tf.where(rgb > 0.04045, tf.pow((tf.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4), rgb / 12.92)
     xyz = tf.tensordot(linear, tf.constant((_RGB_TO_XYZ / _WHITE[:, None]).T, "float32"), axes=1)
     # Keep pow's argument positive: its gradient at 0 would be NaN.
-    f = tf.where(
-        xyz > _DELTA**3, tf.pow(tf.maximum(xyz, _DELTA**3), 1.0 / 3.0), xyz / (3 * _DELTA**2) + 4.0 / 29.0
-    )
+    f = tf.where(xyz > _DELTA**3, tf.pow(tf.maximum(xyz, _DELTA**3), 1.0 / 3.0), xyz / (3 * _DELTA**2) + 4.0 / 29.0)
     fx, fy, fz = tf.unstack(f, axis=-1)
     return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
@@ -66,9 +64,7 @@ def lab_to_rgb(lab):
     xyz = tf.where(f > _DELTA, tf.pow(f, 3.0), 3 * _DELTA**2 * (f - 4.0 / 29.0))
     linear = tf.tensordot(xyz, tf.constant((_XYZ_TO_RGB * _WHITE[None, :]).T, "float32"), axes=1)
     linear = tf.maximum(linear, 0.0)
-    rgb = tf.where(
-        linear > 0.0031308, 1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055, 12.92 * linear
-    )
+    rgb = tf.where(linear > 0.0031308, 1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055, 12.92 * linear)
     return 255.0 * tf.clip_by_value(rgb, 0.0, 1.0)
 
 

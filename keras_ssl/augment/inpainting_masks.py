@@ -61,7 +61,7 @@ def central_mask(images, fraction=0.25):
     mh, mw = max(1, round(h * side)), max(1, round(w * side))
     top, left = (h - mh) // 2, (w - mw) // 2
     mask = np.zeros((1, h, w, 1), "float32")
-    mask[:, top:top + mh, left:left + mw] = 1.0
+    mask[:, top : top + mh, left : left + mw] = 1.0
     return tf.tile(tf.constant(mask), [tf.shape(images)[0], 1, 1, 1])
 
 

@@ -22,8 +22,10 @@ def _all_permutations(n):
         # permutations of range(size - 1) shifted to skip that value.
         rest = perms
         perms = np.concatenate(
-            [np.concatenate([np.full((len(rest), 1), first, "int8"), rest + (rest >= first)], axis=1)
-             for first in range(size)],
+            [
+                np.concatenate([np.full((len(rest), 1), first, "int8"), rest + (rest >= first)], axis=1)
+                for first in range(size)
+            ],
             axis=0,
         ).astype("int8")
     return perms

@@ -89,8 +89,12 @@ class SimCLRAugmenter(keras.layers.Layer):
             )
         if self.blur_rate > 0:
             blur = keras.layers.RandomGaussianBlur(
-                factor=1.0, kernel_size=max(3, (height // 10) | 1), sigma=(0.1, 2.0), value_range=(0, 255),
-                seed=seeded(6), name="blur",
+                factor=1.0,
+                kernel_size=max(3, (height // 10) | 1),
+                sigma=(0.1, 2.0),
+                value_range=(0, 255),
+                seed=seeded(6),
+                name="blur",
             )
             self.steps.append(RandomApply(blur, rate=self.blur_rate, seed=seeded(7), name="maybe_blur"))
 

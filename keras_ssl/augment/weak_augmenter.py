@@ -39,13 +39,20 @@ class WeakAugmenter(keras.layers.Layer):
         if self.translate:
             self.steps.append(
                 keras.layers.RandomTranslation(
-                    self.translate / height, self.translate / width, fill_mode="reflect",
-                    seed=None if seed is None else seed + 1, name="translate", dtype=self.dtype_policy,
+                    self.translate / height,
+                    self.translate / width,
+                    fill_mode="reflect",
+                    seed=None if seed is None else seed + 1,
+                    name="translate",
+                    dtype=self.dtype_policy,
                 )
             )
         if flip:
-            self.steps.append(keras.layers.RandomFlip(
-                "horizontal", seed=None if seed is None else seed + 2, name="flip", dtype=self.dtype_policy))
+            self.steps.append(
+                keras.layers.RandomFlip(
+                    "horizontal", seed=None if seed is None else seed + 2, name="flip", dtype=self.dtype_policy
+                )
+            )
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
@@ -67,6 +74,13 @@ class WeakAugmenter(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"image_shape": self.image_shape, "translate": self.translate, "flip": self.flip,
-                       "noise_stddev": self.noise_stddev, "seed": self.seed})
+        config.update(
+            {
+                "image_shape": self.image_shape,
+                "translate": self.translate,
+                "flip": self.flip,
+                "noise_stddev": self.noise_stddev,
+                "seed": self.seed,
+            }
+        )
         return config

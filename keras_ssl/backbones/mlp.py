@@ -31,8 +31,7 @@ class MLP(keras.Model):
     TensorShape([2, 128])
     """
 
-    def __init__(self, input_shape=(28, 28, 1), units=(1000, 1000, 1000), activation="sigmoid", name="mlp",
-                 **kwargs):
+    def __init__(self, input_shape=(28, 28, 1), units=(1000, 1000, 1000), activation="sigmoid", name="mlp", **kwargs):
         units = tuple(int(u) for u in units)
         if not units or min(units) < 1:
             raise ValueError(f"MLP units must be a non-empty tuple of positive ints, got {units!r}")

@@ -14,9 +14,9 @@ from keras_ssl.data.image_dataset import ImageDataset
 from keras_ssl.data.language_model_data import (
     UNKNOWN_CHAR,
     UNKNOWN_WORD,
+    build_word_vocabulary,
     char_ids,
     char_sequences,
-    build_word_vocabulary,
     char_vocabulary,
     documents_text,
     language_model_batches,
@@ -35,6 +35,18 @@ from keras_ssl.data.sources import (
     load_tfds,
 )
 from keras_ssl.data.splits import balanced_indices, label_fraction_indices
+from keras_ssl.data.text import (
+    TEXT_CORPUS_NAMES,
+    WORDNET_LEXNAMES,
+    Synset,
+    TextCorpus,
+    TextSourceMissingError,
+    load_text_corpus,
+    load_wordnet,
+    split_sentences,
+    word_benchmark_path,
+    word_tokenize,
+)
 from keras_ssl.data.word2vec_pairs import (
     alias_table,
     cbow_examples,
@@ -50,18 +62,6 @@ from keras_ssl.data.word2vec_pairs import (
 )
 from keras_ssl.data.word_vocabulary import WordVocabulary
 from keras_ssl.data.wordnet_lexnames import TextClassificationData, wordnet_gloss_classification
-from keras_ssl.data.text import (
-    TEXT_CORPUS_NAMES,
-    WORDNET_LEXNAMES,
-    Synset,
-    TextCorpus,
-    TextSourceMissingError,
-    load_text_corpus,
-    load_wordnet,
-    split_sentences,
-    word_benchmark_path,
-    word_tokenize,
-)
 
 __all__ = [
     "BERT_RESERVED_TOKENS",

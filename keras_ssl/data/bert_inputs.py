@@ -75,14 +75,18 @@ def learn_word_piece_vocabulary(sentences, vocabulary_size, max_sentences=None, 
     if not sentences:
         raise ValueError("learn_word_piece_vocabulary needs a non-empty list of sentence strings")
     if vocabulary_size <= len(BERT_RESERVED_TOKENS):
-        raise ValueError(f"vocabulary_size must exceed the {len(BERT_RESERVED_TOKENS)} reserved tokens, "
-                         f"got {vocabulary_size}")
+        raise ValueError(
+            f"vocabulary_size must exceed the {len(BERT_RESERVED_TOKENS)} reserved tokens, got {vocabulary_size}"
+        )
     if max_sentences is not None and len(sentences) > max_sentences:
         keep = np.sort(np.random.default_rng(seed).choice(len(sentences), size=int(max_sentences), replace=False))
         sentences = [sentences[i] for i in keep]
     data = tf.data.Dataset.from_tensor_slices(sentences).batch(1024)
     return keras_hub.tokenizers.compute_word_piece_vocabulary(
-        data, int(vocabulary_size), lowercase=True, strip_accents=True,
+        data,
+        int(vocabulary_size),
+        lowercase=True,
+        strip_accents=True,
         reserved_tokens=list(BERT_RESERVED_TOKENS),
     )
 
@@ -118,13 +122,20 @@ def bert_tokenizer(vocabulary):
         vocabulary = load_vocabulary(vocabulary)
     missing = [t for t in BERT_RESERVED_TOKENS if t not in vocabulary]
     if missing:
-        raise ValueError(f"the vocabulary lacks BERT's special tokens {missing}: learn it with "
-                         "learn_word_piece_vocabulary")
+        raise ValueError(
+            f"the vocabulary lacks BERT's special tokens {missing}: learn it with learn_word_piece_vocabulary"
+        )
     return keras_hub.models.BertTokenizer(vocabulary=list(vocabulary), lowercase=True, strip_accents=True)
 
 
-def bert_pretraining_preprocessor(tokenizer, sequence_length, mask_selection_rate=0.15, mask_token_rate=0.8,
-                                  random_token_rate=0.1, mask_selection_length=None):
+def bert_pretraining_preprocessor(
+    tokenizer,
+    sequence_length,
+    mask_selection_rate=0.15,
+    mask_token_rate=0.8,
+    random_token_rate=0.1,
+    mask_selection_length=None,
+):
     """`keras_hub.models.BertMaskedLMPreprocessor` with BERT's masking.
 
     `mask_selection_length` (the number of prediction slots, keras-hub's
@@ -138,8 +149,10 @@ def bert_pretraining_preprocessor(tokenizer, sequence_length, mask_selection_rat
     if not 0 < mask_selection_rate <= 1:
         raise ValueError(f"mask_selection_rate must be in (0, 1], got {mask_selection_rate}")
     if mask_token_rate < 0 or random_token_rate < 0 or mask_token_rate + random_token_rate > 1:
-        raise ValueError(f"mask_token_rate ({mask_token_rate}) and random_token_rate ({random_token_rate}) must be "
-                         "non-negative and sum to at most 1")
+        raise ValueError(
+            f"mask_token_rate ({mask_token_rate}) and random_token_rate ({random_token_rate}) must be "
+            "non-negative and sum to at most 1"
+        )
     if sequence_length < 4:
         raise ValueError(f"sequence_length must be at least 4 ([CLS] A [SEP] B [SEP] ...), got {sequence_length}")
     if mask_selection_length is None:
@@ -154,8 +167,7 @@ def bert_pretraining_preprocessor(tokenizer, sequence_length, mask_selection_rat
     )
 
 
-def bert_pretraining_batches(pairs, preprocessor, batch_size, shuffle=True, seed=0, repeat=False,
-                             drop_remainder=True):
+def bert_pretraining_batches(pairs, preprocessor, batch_size, shuffle=True, seed=0, repeat=False, drop_remainder=True):
     """A `tf.data.Dataset` of BERT pretraining batches from sentence pairs.
 
     Args:

@@ -33,8 +33,9 @@ UNKNOWN_CHAR = "\ufffd"
 def _as_word_lists(sentences):
     """Sentences as lists of words: strings go through `word_tokenize`."""
     if isinstance(sentences, str):
-        raise ValueError("sentences must be a list of sentences (strings or word lists), got one string: wrap it "
-                         "in a list")
+        raise ValueError(
+            "sentences must be a list of sentences (strings or word lists), got one string: wrap it in a list"
+        )
     return [word_tokenize(s) if isinstance(s, str) else list(s) for s in sentences]
 
 
@@ -71,8 +72,10 @@ def build_word_vocabulary(sentences, min_count=1, max_size=None):
 
 def _check_word_vocabulary(vocabulary):
     if list(vocabulary[: len(WORD_SPECIAL_TOKENS)]) != list(WORD_SPECIAL_TOKENS):
-        raise ValueError(f"a word vocabulary must start with {list(WORD_SPECIAL_TOKENS)}, got "
-                         f"{list(vocabulary[:3])}: build it with build_word_vocabulary(sentences)")
+        raise ValueError(
+            f"a word vocabulary must start with {list(WORD_SPECIAL_TOKENS)}, got "
+            f"{list(vocabulary[:3])}: build it with build_word_vocabulary(sentences)"
+        )
 
 
 def word_ids(words, vocabulary):

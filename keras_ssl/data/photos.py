@@ -93,8 +93,9 @@ def _random_crops(levels, num_crops, crop_size, rng):
     return crops, photos.astype("int64")
 
 
-def load_photos(crop_size=28, num_train=20000, num_test=2000, seed=0, short_sides=DEFAULT_SHORT_SIDES,
-                names=PHOTO_NAMES):
+def load_photos(
+    crop_size=28, num_train=20000, num_test=2000, seed=0, short_sides=DEFAULT_SHORT_SIDES, names=PHOTO_NAMES
+):
     """Random colour crops of the photos bundled with scikit-image and
     scikit-learn, for colourisation and inpainting (offline).
 
@@ -135,8 +136,7 @@ def load_photos(crop_size=28, num_train=20000, num_test=2000, seed=0, short_side
     short_sides = tuple(int(s) for s in short_sides)
     if crop_size < 1 or num_train < 1 or num_test < 1:
         raise ValueError(
-            f"load_photos needs a positive crop_size, num_train and num_test, got {crop_size}, {num_train}, "
-            f"{num_test}"
+            f"load_photos needs a positive crop_size, num_train and num_test, got {crop_size}, {num_train}, {num_test}"
         )
     if not short_sides or min(short_sides) < 3 * crop_size:
         raise ValueError(

@@ -95,8 +95,10 @@ def next_sentence_pairs(corpus, split="train", seed=0, passes=1, max_pairs=None)
     documents = [list(d) for d in documents if len(d) > 0]
     lengths = np.array([len(d) for d in documents], dtype="int64")
     if len(documents) < 2:
-        raise ValueError(f"next_sentence_pairs needs at least 2 non-empty documents (random sentences come from "
-                         f"another document), got {len(documents)}")
+        raise ValueError(
+            f"next_sentence_pairs needs at least 2 non-empty documents (random sentences come from "
+            f"another document), got {len(documents)}"
+        )
     if lengths.max() < 2:
         raise ValueError("next_sentence_pairs needs a document with at least 2 sentences (every document has one)")
     sentences = np.array([s for d in documents for s in d], dtype=object)

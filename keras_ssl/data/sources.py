@@ -9,7 +9,16 @@ from keras_ssl.data.image_dataset import ImageDataset
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = [
-    "t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot",
+    "t-shirt/top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
 ]
 DATASET_NAMES = ("fashion_mnist", "digits", "photos", "tfds:NAME")
 
@@ -27,7 +36,9 @@ def _read_idx(path):
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank))
     array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank)
     if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is truncated ({array.size} of {int(np.prod(shape))} values): reinstall dataset-fashion-mnist")
+        raise ValueError(
+            f"{path} is truncated ({array.size} of {int(np.prod(shape))} values): reinstall dataset-fashion-mnist"
+        )
     return array.reshape(shape)
 
 

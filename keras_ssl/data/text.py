@@ -31,14 +31,51 @@ TEXT_CORPUS_NAMES = ("wordnet", "lee", "pydoc", "all")
 
 # The 45 lexicographer files of WordNet 3.0 (lexnames(5WN)), by number.
 WORDNET_LEXNAMES = (
-    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
-    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling",
-    "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
-    "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity", "noun.relation",
-    "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body", "verb.change",
-    "verb.cognition", "verb.communication", "verb.competition", "verb.consumption", "verb.contact",
-    "verb.creation", "verb.emotion", "verb.motion", "verb.perception", "verb.possession", "verb.social",
-    "verb.stative", "verb.weather", "adj.ppl",
+    "adj.all",
+    "adj.pert",
+    "adv.all",
+    "noun.Tops",
+    "noun.act",
+    "noun.animal",
+    "noun.artifact",
+    "noun.attribute",
+    "noun.body",
+    "noun.cognition",
+    "noun.communication",
+    "noun.event",
+    "noun.feeling",
+    "noun.food",
+    "noun.group",
+    "noun.location",
+    "noun.motive",
+    "noun.object",
+    "noun.person",
+    "noun.phenomenon",
+    "noun.plant",
+    "noun.possession",
+    "noun.process",
+    "noun.quantity",
+    "noun.relation",
+    "noun.shape",
+    "noun.state",
+    "noun.substance",
+    "noun.time",
+    "verb.body",
+    "verb.change",
+    "verb.cognition",
+    "verb.communication",
+    "verb.competition",
+    "verb.consumption",
+    "verb.contact",
+    "verb.creation",
+    "verb.emotion",
+    "verb.motion",
+    "verb.perception",
+    "verb.possession",
+    "verb.social",
+    "verb.stative",
+    "verb.weather",
+    "adj.ppl",
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -83,8 +120,10 @@ class TextCorpus:
 
     def describe(self):
         n = sum(len(word_tokenize(s)) for s in self.sentences("train"))
-        return (f"{self.name}: {len(self.train_documents)} train / {len(self.test_documents)} test documents, "
-                f"{n} train words ({self.source})")
+        return (
+            f"{self.name}: {len(self.train_documents)} train / {len(self.test_documents)} test documents, "
+            f"{n} train words ({self.source})"
+        )
 
 
 def word_tokenize(text):
@@ -140,8 +179,9 @@ def load_wordnet(directory=WORDNET_DIR):
                 count = int(fields[3], 16)
                 words = [fields[4 + 2 * i].replace("_", " ") for i in range(count)]
                 definition, examples = _parse_gloss(gloss)
-                synsets.append(Synset(int(fields[0]), fields[2], WORDNET_LEXNAMES[int(fields[1])], words,
-                                      definition, examples))
+                synsets.append(
+                    Synset(int(fields[0]), fields[2], WORDNET_LEXNAMES[int(fields[1])], words, definition, examples)
+                )
     return synsets
 
 
@@ -193,8 +233,12 @@ def load_text_corpus(name, test_fraction=0.1, seed=0, wordnet_dir=WORDNET_DIR):
         raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
     if name == "all":
         parts = [load_text_corpus(n, test_fraction, seed, wordnet_dir) for n in ("wordnet", "lee", "pydoc")]
-        return TextCorpus("all", [d for p in parts for d in p.train_documents],
-                          [d for p in parts for d in p.test_documents], "; ".join(p.source for p in parts))
+        return TextCorpus(
+            "all",
+            [d for p in parts for d in p.train_documents],
+            [d for p in parts for d in p.test_documents],
+            "; ".join(p.source for p in parts),
+        )
     if name == "wordnet":
         documents, source = _wordnet_documents(wordnet_dir), f"WordNet glosses in {wordnet_dir}"
     elif name == "lee":

@@ -167,9 +167,9 @@ def context_windows(ids, sentence_ids, windows, window, transposed=False):
             continue
         # Words whose neighbour at `offset` exists: [lo, hi).
         lo, hi = max(0, -offset), n - max(0, offset)
-        valid = (sentence_ids[lo:hi] == sentence_ids[lo + offset:hi + offset]) & (windows[lo:hi] >= abs(offset))
+        valid = (sentence_ids[lo:hi] == sentence_ids[lo + offset : hi + offset]) & (windows[lo:hi] >= abs(offset))
         mask[column, lo:hi] = valid
-        np.multiply(ids[lo + offset:hi + offset], valid, out=contexts[column, lo:hi])
+        np.multiply(ids[lo + offset : hi + offset], valid, out=contexts[column, lo:hi])
     return (contexts, mask) if transposed else (contexts.T, mask.T)
 
 
@@ -233,8 +233,11 @@ def _cbow_rows(ids, sentence_ids, windows, window, positions):
     # writes), then one gather of the positions' columns: 2-2.5x faster
     # than [n, 2 * window] arrays filled by column and indexed twice.
     contexts, mask = context_windows(ids, sentence_ids, windows, window, transposed=True)
-    return {"context": np.ascontiguousarray(contexts.take(positions, axis=1).T),
-            "context_mask": np.ascontiguousarray(mask.take(positions, axis=1).T), "centre": ids[positions]}
+    return {
+        "context": np.ascontiguousarray(contexts.take(positions, axis=1).T),
+        "context_mask": np.ascontiguousarray(mask.take(positions, axis=1).T),
+        "centre": ids[positions],
+    }
 
 
 def example_count(sentence_ids, windows, architecture="skip_gram"):
@@ -306,8 +309,7 @@ def _examples(words, architecture, window, rng, shuffle):
     return _cbow_rows(kept_ids, kept_sentences, windows, window, positions)
 
 
-def epoch_examples(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, rng=None,
-                   shuffle=True):
+def epoch_examples(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, rng=None, shuffle=True):
     """One epoch of examples: subsampling, dynamic windows, then skip-gram
     pairs or CBOW contexts, shuffled, as the dict `Word2Vec` trains on:
     `{"centre", "context"}` (skip-gram, int32 `[m]` each) or `{"context",
@@ -315,12 +317,23 @@ def epoch_examples(ids, sentence_ids, counts, architecture="skip_gram", window=5
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     rng = rng if rng is not None else np.random.default_rng()
-    return _examples(_epoch_words(ids, sentence_ids, counts, window, sample, rng), architecture, window, rng,
-                     shuffle)
+    return _examples(_epoch_words(ids, sentence_ids, counts, window, sample, rng), architecture, window, rng, shuffle)
 
 
-def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window=5, sample=1e-3, batch_size=1024,
-                     seed=None, shuffle=True, prefetch=4, epochs=None, epochs_ahead=1):
+def word2vec_dataset(
+    ids,
+    sentence_ids,
+    counts,
+    architecture="skip_gram",
+    window=5,
+    sample=1e-3,
+    batch_size=1024,
+    seed=None,
+    shuffle=True,
+    prefetch=4,
+    epochs=None,
+    epochs_ahead=1,
+):
     """A `tf.data.Dataset` of word2vec batches for `Word2Vec.fit` (the dicts
     of `epoch_examples`, CBOW's `context_mask` as uint8); every
     iteration (every Keras epoch) is a new epoch drawn with `epoch_examples`
@@ -371,8 +384,9 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if epochs is not None and epochs < 1 or epochs_ahead < 0:
-        raise ValueError(f"epochs must be None or at least 1 and epochs_ahead at least 0, got {epochs} and "
-                         f"{epochs_ahead}")
+        raise ValueError(
+            f"epochs must be None or at least 1 and epochs_ahead at least 0, got {epochs} and {epochs_ahead}"
+        )
     ids = np.asarray(ids, "int32")
     sentence_ids = np.asarray(sentence_ids)
     if ids.shape != sentence_ids.shape or ids.ndim != 1:
@@ -391,8 +405,10 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
     first = _epoch_words(ids, sentence_ids, counts, window, sample, rng)
     count = example_count(first[1], first[2], architecture)
     if count == 0:
-        raise ValueError("the corpus gives no training example (every sentence has fewer than two vocabulary "
-                         "words): pass more text or lower min_count")
+        raise ValueError(
+            "the corpus gives no training example (every sentence has fewer than two vocabulary "
+            "words): pass more text or lower min_count"
+        )
     steps = max(1, int(np.ceil(count * (1 + STEPS_SLACK) / batch_size)))
     worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="word2vec_epochs")
     draw = functools.partial(epoch_examples, ids, sentence_ids, counts, architecture, window, sample, rng, shuffle)
@@ -440,7 +456,7 @@ def word2vec_dataset(ids, sentence_ids, counts, architecture="skip_gram", window
 
     def batch(examples, i):
         size = tf.shape(examples["centre"], out_type=tf.int64)[0]
-        values = {k: v[i * size // steps:(i + 1) * size // steps] for k, v in examples.items()}
+        values = {k: v[i * size // steps : (i + 1) * size // steps] for k, v in examples.items()}
         if "context_mask" in values:
             # uint8, not bool: Keras's fit under a tf.distribute strategy
             # averages a first batch over the replicas, which fails on bool.

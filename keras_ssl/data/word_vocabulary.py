@@ -34,8 +34,9 @@ class WordVocabulary:
         words = list(words)
         counts = np.asarray(counts, dtype="int64").reshape(-1)
         if len(words) != len(counts):
-            raise ValueError(f"words and counts differ in length ({len(words)} vs {len(counts)}): pass one count "
-                             "per word")
+            raise ValueError(
+                f"words and counts differ in length ({len(words)} vs {len(counts)}): pass one count per word"
+            )
         if len(set(words)) != len(words):
             duplicates = [w for w, n in collections.Counter(words).items() if n > 1][:5]
             raise ValueError(f"the vocabulary has duplicate words {duplicates}: pass distinct words")
@@ -55,8 +56,10 @@ class WordVocabulary:
         def checked(sentences):
             for sentence in sentences:
                 if isinstance(sentence, str):
-                    raise ValueError("sentences must be lists of words, got a str: tokenise first, e.g. with "
-                                     "keras_ssl.data.word_tokenize")
+                    raise ValueError(
+                        "sentences must be lists of words, got a str: tokenise first, e.g. with "
+                        "keras_ssl.data.word_tokenize"
+                    )
                 yield sentence
 
         # One C-level count over all words (per-sentence updates cost 1.5x).

@@ -30,8 +30,9 @@ class TextClassificationData:
         return len(self.class_names)
 
 
-def wordnet_gloss_classification(seed=0, test_fraction=0.1, train_size=None, test_size=None,
-                                  include_examples=False, wordnet_dir=WORDNET_DIR):
+def wordnet_gloss_classification(
+    seed=0, test_fraction=0.1, train_size=None, test_size=None, include_examples=False, wordnet_dir=WORDNET_DIR
+):
     """WordNet glosses labelled with their lexicographer category.
 
     One example per synset, split by synset exactly as

@@ -22,9 +22,9 @@ from keras_ssl.evaluation.language_model import (
 from keras_ssl.evaluation.linear_probe import linear_probe_accuracy
 from keras_ssl.evaluation.masked_lm import pretraining_accuracies
 from keras_ssl.evaluation.plots import plot_embedding, plot_history
+from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_init_copy
 from keras_ssl.evaluation.stage_probe import stage_probe_accuracies
 from keras_ssl.evaluation.text_classification import copy_bert_backbone, fine_tune_text_classifier
-from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_init_copy
 from keras_ssl.evaluation.word_embeddings import (
     analogy_accuracy,
     nearest_neighbours,

@@ -162,9 +162,7 @@ def plot_colorizations(model, images, path, temperature=None, num_images=8):
         raise ValueError(f"plot_colorizations needs RGB images [N, H, W, 3], got shape {images.shape}")
     grey = np.round(lightness_pixels(images.astype("float32")).numpy())
     predicted = model.colorize(images, temperature=temperature)
-    return plot_image_grid(
-        [grey, predicted, images], path, row_titles=["input (L)", "colourised", "ground truth"]
-    )
+    return plot_image_grid([grey, predicted, images], path, row_titles=["input (L)", "colourised", "ground truth"])
 
 
 def plot_denoising_grid(models, images, path, noises=None, noise_levels=None, seed=0):

@@ -4,7 +4,9 @@ import numpy as np
 import tensorflow as tf
 
 
-def knn_predict(train_features, train_labels, test_features, num_classes=None, k=200, temperature=0.07, chunk_size=1024):
+def knn_predict(
+    train_features, train_labels, test_features, num_classes=None, k=200, temperature=0.07, chunk_size=1024
+):
     """Weighted kNN class scores, as in Wu et al. 2018.
 
     Wu, Xiong, Yu and Lin, "Unsupervised Feature Learning via
@@ -48,6 +50,12 @@ def knn_predict(train_features, train_labels, test_features, num_classes=None, k
 
 def knn_accuracy(train_features, train_labels, test_features, test_labels, k=200, temperature=0.07):
     """Top-1 accuracy of `knn_predict` on labelled test features."""
-    scores = knn_predict(train_features, train_labels, test_features, k=k, temperature=temperature,
-                         num_classes=max(np.max(train_labels), np.max(test_labels)) + 1)
+    scores = knn_predict(
+        train_features,
+        train_labels,
+        test_features,
+        k=k,
+        temperature=temperature,
+        num_classes=max(np.max(train_labels), np.max(test_labels)) + 1,
+    )
     return float(np.mean(scores.argmax(axis=1) == np.asarray(test_labels)))

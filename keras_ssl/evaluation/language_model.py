@@ -19,8 +19,10 @@ def _batches(data, batch_size):
     if isinstance(data, tf.data.Dataset):
         return data
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError("data must be (inputs, targets) arrays or a tf.data.Dataset of such batches, got "
-                         f"{type(data).__name__}: e.g. word_ngram_windows(...) or char_sequences(...)")
+        raise ValueError(
+            "data must be (inputs, targets) arrays or a tf.data.Dataset of such batches, got "
+            f"{type(data).__name__}: e.g. word_ngram_windows(...) or char_sequences(...)"
+        )
     inputs, targets = (np.asarray(a) for a in data)
     if len(inputs) != len(targets):
         raise ValueError(f"inputs and targets differ in length: {len(inputs)} and {len(targets)}")

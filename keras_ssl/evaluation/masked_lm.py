@@ -37,9 +37,9 @@ def pretraining_accuracies(model, batches, batch_size=64):
     >>> pretraining_accuracies(model, bert_pretraining_batches(test_pairs, preprocessor, 64, shuffle=False))
     {'mlm_accuracy': 0.31, 'most_frequent_token_accuracy': 0.06, 'nsp_accuracy': 0.71, ...}
     """
-    from keras_ssl.data.bert_inputs import materialize_batches
-
     import tensorflow as tf
+
+    from keras_ssl.data.bert_inputs import materialize_batches
 
     arrays = batches if isinstance(batches, dict) else materialize_batches(batches)
     weights = np.asarray(arrays["mask_weights"]) > 0
@@ -55,9 +55,9 @@ def pretraining_accuracies(model, batches, batch_size=64):
 
     mlm_correct = mlm_loss = nsp_correct = nsp_loss = 0.0
     for start in range(0, len(labels), batch_size):
-        batch = {key: value[start:start + batch_size] for key, value in arrays.items()}
+        batch = {key: value[start : start + batch_size] for key, value in arrays.items()}
         mlm_logits, nsp_logits = (t.numpy().astype("float64") for t in logits_of(batch))
-        chosen = weights[start:start + batch_size]
+        chosen = weights[start : start + batch_size]
         mlm_logits, ids = mlm_logits[chosen], batch["mask_ids"][chosen]
         mlm_correct += np.sum(mlm_logits.argmax(-1) == ids)
         mlm_loss -= np.sum(_log_softmax(mlm_logits)[np.arange(len(ids)), ids])

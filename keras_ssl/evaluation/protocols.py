@@ -45,8 +45,9 @@ def evaluate_encoder(encoder, dataset, protocol="linear", label_fraction=1.0, se
     if protocol == "finetune":
         if encoder is None:
             raise ValueError("fine-tuning needs an encoder; raw pixels have nothing to fine-tune")
-        return fine_tune_accuracy(encoder, x_train, y_train, dataset.x_test, dataset.y_test,
-                                  num_classes=dataset.num_classes, **kwargs)
+        return fine_tune_accuracy(
+            encoder, x_train, y_train, dataset.x_test, dataset.y_test, num_classes=dataset.num_classes, **kwargs
+        )
     if encoder is None:
         train_features, test_features = raw_pixel_features(x_train), raw_pixel_features(dataset.x_test)
     else:

@@ -32,8 +32,18 @@ def _pooled_stage_features(encoder, images, layer_names, max_dim, batch_size):
     return [np.asarray(o, "float32") for o in outputs]
 
 
-def stage_probe_accuracies(encoder, x_train, y_train, x_test, y_test, layer_names=None, max_dim=2048,
-                           batch_size=256, regularization=1.0, max_iter=300):
+def stage_probe_accuracies(
+    encoder,
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    layer_names=None,
+    max_dim=2048,
+    batch_size=256,
+    regularization=1.0,
+    max_iter=300,
+):
     """Linear-probe accuracy of each stage of `encoder`, frozen.
 
     Each stage's feature map is average-pooled to a `g x g` grid with at

@@ -21,10 +21,26 @@ def copy_bert_backbone(backbone, random_init=False, seed=0):
     return copy
 
 
-def fine_tune_text_classifier(backbone, tokenizer, train_texts, train_labels, test_texts, test_labels,
-                              num_classes=None, sequence_length=None, epochs=3, batch_size=32, learning_rate=1e-4,
-                              weight_decay=0.01, warmup_fraction=0.1, dropout=0.1, random_init=False, seed=0,
-                              verbose=0, return_model=False):
+def fine_tune_text_classifier(
+    backbone,
+    tokenizer,
+    train_texts,
+    train_labels,
+    test_texts,
+    test_labels,
+    num_classes=None,
+    sequence_length=None,
+    epochs=3,
+    batch_size=32,
+    learning_rate=1e-4,
+    weight_decay=0.01,
+    warmup_fraction=0.1,
+    dropout=0.1,
+    random_init=False,
+    seed=0,
+    verbose=0,
+    return_model=False,
+):
     """Fine-tunes a copy of a BERT backbone on text classification and
     returns its test accuracy.
 
@@ -75,8 +91,10 @@ def fine_tune_text_classifier(backbone, tokenizer, train_texts, train_labels, te
     train_texts, test_texts = np.asarray(train_texts, dtype=str), np.asarray(test_texts, dtype=str)
     train_labels, test_labels = np.asarray(train_labels, "int32"), np.asarray(test_labels, "int32")
     if len(train_texts) != len(train_labels) or len(test_texts) != len(test_labels):
-        raise ValueError(f"texts and labels differ in length: {len(train_texts)} vs {len(train_labels)} (train), "
-                         f"{len(test_texts)} vs {len(test_labels)} (test)")
+        raise ValueError(
+            f"texts and labels differ in length: {len(train_texts)} vs {len(train_labels)} (train), "
+            f"{len(test_texts)} vs {len(test_labels)} (test)"
+        )
     if len(train_texts) == 0 or len(test_texts) == 0:
         raise ValueError("fine_tune_text_classifier needs at least one training and one test text")
     num_classes = int(num_classes or max(train_labels.max(), test_labels.max()) + 1)
@@ -89,13 +107,17 @@ def fine_tune_text_classifier(backbone, tokenizer, train_texts, train_labels, te
     classifier = keras_hub.models.BertTextClassifier(copy, num_classes, preprocessor=preprocessor, dropout=dropout)
     steps = epochs * math.ceil(len(train_texts) / batch_size)
     classifier.compile(
-        optimizer=bert_optimizer(learning_rate, weight_decay, warmup_steps=int(warmup_fraction * steps),
-                                 decay_steps=max(steps, 1)),
+        optimizer=bert_optimizer(
+            learning_rate, weight_decay, warmup_steps=int(warmup_fraction * steps), decay_steps=max(steps, 1)
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    train = (tf.data.Dataset.from_tensor_slices((train_texts, train_labels))
-             .shuffle(len(train_texts), seed=seed).batch(batch_size))
+    train = (
+        tf.data.Dataset.from_tensor_slices((train_texts, train_labels))
+        .shuffle(len(train_texts), seed=seed)
+        .batch(batch_size)
+    )
     classifier.fit(train, epochs=epochs, verbose=verbose)
     test = tf.data.Dataset.from_tensor_slices((test_texts, test_labels)).batch(max(batch_size, 128))
     accuracy = float(classifier.evaluate(test, verbose=0, return_dict=True)["accuracy"])

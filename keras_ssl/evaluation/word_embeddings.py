@@ -23,8 +23,9 @@ DEFAULT_RESTRICT_VOCAB = 300000  # gensim's default.
 def _vectors(vectors, vocabulary):
     vectors = np.asarray(vectors, dtype="float32")
     if vectors.ndim != 2 or len(vectors) != len(vocabulary):
-        raise ValueError(f"vectors must be [len(vocabulary), dim] = [{len(vocabulary)}, dim], got shape "
-                         f"{vectors.shape}")
+        raise ValueError(
+            f"vectors must be [len(vocabulary), dim] = [{len(vocabulary)}, dim], got shape {vectors.shape}"
+        )
     return vectors
 
 
@@ -106,7 +107,7 @@ def analogy_accuracy(vectors, vocabulary, path=None, restrict_vocab=DEFAULT_REST
         items = sections[name]["items"]
         correct = 0
         for start in range(0, len(items), 1024):
-            chunk = items[start:start + 1024]
+            chunk = items[start : start + 1024]
             ids = np.array([[index[w] for w in q] for q in chunk], dtype="int64")
             # gensim: the mean of the unit vectors with weights +1, +1, -1,
             # normalised; cosine = vectors . mean / norms.
@@ -119,8 +120,12 @@ def analogy_accuracy(vectors, vocabulary, path=None, restrict_vocab=DEFAULT_REST
             predicted = scores.argmax(axis=1)
             correct += int(sum(upper[p] == q[3] for p, q in zip(predicted, chunk)))
         counted, questions = len(items), sections[name]["questions"]
-        results[name] = {"accuracy": correct / counted if counted else 0.0, "correct": correct,
-                         "counted": counted, "questions": questions}
+        results[name] = {
+            "accuracy": correct / counted if counted else 0.0,
+            "correct": correct,
+            "counted": counted,
+            "questions": questions,
+        }
         total_correct += correct
         total_counted += counted
         total_questions += questions
@@ -134,8 +139,7 @@ def analogy_accuracy(vectors, vocabulary, path=None, restrict_vocab=DEFAULT_REST
     }
 
 
-def word_similarity_spearman(vectors, vocabulary, path=None, restrict_vocab=DEFAULT_RESTRICT_VOCAB,
-                             delimiter="\t"):
+def word_similarity_spearman(vectors, vocabulary, path=None, restrict_vocab=DEFAULT_RESTRICT_VOCAB, delimiter="\t"):
     """Spearman correlation between human similarity scores and cosines.
 
     Args:
@@ -247,8 +251,14 @@ def plot_words(vectors, vocabulary, words, path, method="pca", seed=0, title=Non
         from sklearn.manifold import TSNE
 
         # 500 iterations settle a map of a few hundred words.
-        xy = TSNE(n_components=2, perplexity=min(30.0, (len(shown) - 1) / 3), init="pca", random_state=seed,
-                  metric="cosine", max_iter=500).fit_transform(points)
+        xy = TSNE(
+            n_components=2,
+            perplexity=min(30.0, (len(shown) - 1) / 3),
+            init="pca",
+            random_state=seed,
+            metric="cosine",
+            max_iter=500,
+        ).fit_transform(points)
     fig, ax = plt.subplots(figsize=(8, 8))
     ax.scatter(xy[:, 0], xy[:, 1], s=12)
     for (x, y), word in zip(xy, shown):

@@ -5,5 +5,13 @@ from keras_ssl.layers.ema import ema_update, momentum_copy, momentum_pairs
 from keras_ssl.layers.memory_bank import MemoryBank, Queue, scatter_rows
 from keras_ssl.layers.projection_head import ProjectionHead
 
-__all__ = ["ChannelWiseDense", "MemoryBank", "ProjectionHead", "Queue", "ema_update", "momentum_copy", "momentum_pairs",
-           "scatter_rows"]
+__all__ = [
+    "ChannelWiseDense",
+    "MemoryBank",
+    "ProjectionHead",
+    "Queue",
+    "ema_update",
+    "momentum_copy",
+    "momentum_pairs",
+    "scatter_rows",
+]

@@ -54,7 +54,8 @@ class ChannelWiseDense(keras.layers.Layer):
         # own fan computation would treat the channel axis as a receptive field).
         limit = math.sqrt(6.0 / (positions + positions))
         self.kernel = self.add_weight(
-            name="kernel", shape=(c, positions, positions),
+            name="kernel",
+            shape=(c, positions, positions),
             initializer=keras.initializers.RandomUniform(-limit, limit),
         )
         self.bias = self.add_weight(name="bias", shape=(positions, c), initializer="zeros") if self.use_bias else None

@@ -56,9 +56,7 @@ def _update_one(average, value, decay):
 def _update_all_replicas(strategy, averages, values, decay):
     for average, value in zip(averages, values):
         # Unwrap Keras variables so the strategy hands each device its copy.
-        strategy.extended.update(
-            _unwrap(average), _update_one, args=(_unwrap(value), decay), group=False
-        )
+        strategy.extended.update(_unwrap(average), _update_one, args=(_unwrap(value), decay), group=False)
 
 
 def _unwrap(variable):
@@ -109,7 +107,9 @@ def momentum_pairs(pairs):
     matched = []
     for target, source in pairs:
         if len(target.weights) != len(source.weights):
-            raise ValueError(f"{target.name} has {len(target.weights)} weights but {source.name} has "
-                             f"{len(source.weights)}: pair a network with its momentum_copy")
+            raise ValueError(
+                f"{target.name} has {len(target.weights)} weights but {source.name} has "
+                f"{len(source.weights)}: pair a network with its momentum_copy"
+            )
         matched += [(t, s) for t, s in zip(target.weights, source.weights) if s.trainable]
     return [t for t, _ in matched], [s for _, s in matched]

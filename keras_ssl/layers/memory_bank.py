@@ -144,19 +144,29 @@ class MemoryBank(keras.layers.Layer):
         self.seed = seed
         base = _seeded(self.initializer, seed)
         if self.normalize:
+
             def initial_rows(shape, dtype=None):
                 return _unit_rows(tf.cast(base(shape, dtype=dtype), tf.float32))
         else:
             initial_rows = base
-        self.bank = self.add_weight(shape=(size, dim), initializer=initial_rows, dtype="float32", trainable=False,
-                                    aggregation="none", autocast=False, name="bank")
+        self.bank = self.add_weight(
+            shape=(size, dim),
+            initializer=initial_rows,
+            dtype="float32",
+            trainable=False,
+            aggregation="none",
+            autocast=False,
+            name="bank",
+        )
         self.built = True
 
     def _check_indices(self, indices):
         indices = tf.cast(indices, tf.int32)
         message = f"MemoryBank indices must be in [0, size={self.size}): index the training examples from 0"
-        checks = [tf.debugging.assert_non_negative(indices, message=message),
-                  tf.debugging.assert_less(indices, self.size, message=message)]
+        checks = [
+            tf.debugging.assert_non_negative(indices, message=message),
+            tf.debugging.assert_less(indices, self.size, message=message),
+        ]
         with tf.control_dependencies([check for check in checks if check is not None]):
             return tf.identity(indices)
 
@@ -185,8 +195,14 @@ class MemoryBank(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(size=self.size, dim=self.dim, momentum=self.momentum, normalize=self.normalize,
-                      initializer=keras.initializers.serialize(self.initializer), seed=self.seed)
+        config.update(
+            size=self.size,
+            dim=self.dim,
+            momentum=self.momentum,
+            normalize=self.normalize,
+            initializer=keras.initializers.serialize(self.initializer),
+            seed=self.seed,
+        )
         return config
 
 
@@ -237,14 +253,29 @@ class Queue(keras.layers.Layer):
         self.seed = seed
         base = keras.initializers.RandomNormal(stddev=1.0, seed=seed)
         if self.normalize:
+
             def initial_rows(shape, dtype=None):
                 return _unit_rows(tf.cast(base(shape, dtype=dtype), tf.float32))
         else:
             initial_rows = base
-        self.keys = self.add_weight(shape=(size, dim), initializer=initial_rows, dtype="float32", trainable=False,
-                                    aggregation="none", autocast=False, name="keys")
-        self.pointer = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False,
-                                       aggregation="none", autocast=False, name="pointer")
+        self.keys = self.add_weight(
+            shape=(size, dim),
+            initializer=initial_rows,
+            dtype="float32",
+            trainable=False,
+            aggregation="none",
+            autocast=False,
+            name="keys",
+        )
+        self.pointer = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            dtype="int32",
+            trainable=False,
+            aggregation="none",
+            autocast=False,
+            name="pointer",
+        )
         self.built = True
 
     def call(self, inputs=None):
@@ -269,7 +300,8 @@ class Queue(keras.layers.Layer):
             values = _unit_rows(values)
         count = tf.shape(values)[0]
         check = tf.debugging.assert_less_equal(
-            count, self.size,
+            count,
+            self.size,
             message=f"Queue of size {self.size} got a larger global batch of keys: build it with size >= the batch",
         )
         with tf.control_dependencies([check] if check is not None else []):

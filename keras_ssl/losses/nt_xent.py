@@ -55,9 +55,7 @@ def nt_xent(z1, z2, temperature=0.5, gather=True):
     logits_12 = tf.matmul(z1, all_z2, transpose_b=True) / temperature
     logits_21 = tf.matmul(z2, all_z1, transpose_b=True) / temperature
     logits_22 = tf.matmul(z2, all_z2, transpose_b=True) / temperature - self_mask
-    logits = tf.concat(
-        [tf.concat([logits_11, logits_12], axis=1), tf.concat([logits_21, logits_22], axis=1)], axis=0
-    )
+    logits = tf.concat([tf.concat([logits_11, logits_12], axis=1), tf.concat([logits_21, logits_22], axis=1)], axis=0)
     labels = tf.concat([positions + global_batch, positions], axis=0)
     per_anchor = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     return tf.reduce_mean(per_anchor), logits, labels

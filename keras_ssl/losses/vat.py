@@ -42,8 +42,9 @@ def l2_normalize_per_example(d):
     return d / tf.sqrt(1e-6 + tf.reduce_sum(tf.square(d), axis=axes, keepdims=True))
 
 
-def virtual_adversarial_perturbation(logit_fn, x, clean_logits, xi, eps, power_iterations=1, seed_generator=None,
-                                     initial_direction=None):
+def virtual_adversarial_perturbation(
+    logit_fn, x, clean_logits, xi, eps, power_iterations=1, seed_generator=None, initial_direction=None
+):
     """The virtual adversarial perturbation `r_adv` of each example of `x`.
 
     Miyato, Maeda, Koyama & Ishii, "Virtual Adversarial Training: A
@@ -105,7 +106,8 @@ def virtual_adversarial_perturbation(logit_fn, x, clean_logits, xi, eps, power_i
         with tf.GradientTape() as tape:
             tape.watch(r)
             # Summed over examples: each example's gradient is its own.
-            divergence = tf.reduce_sum(kl_divergence_from_logits(clean_logits, tf.cast(logit_fn(x + r),
-                                                                                        clean_logits.dtype)))
+            divergence = tf.reduce_sum(
+                kl_divergence_from_logits(clean_logits, tf.cast(logit_fn(x + r), clean_logits.dtype))
+            )
         d = l2_normalize_per_example(tf.stop_gradient(tape.gradient(divergence, r)))
     return tf.stop_gradient(eps * d)

@@ -11,8 +11,10 @@ code written before they moved out."""
 from keras_ssl.evaluation.image_grids import plot_colorizations, plot_denoising_grid
 from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.methods.autoencoding import DenoisingAutoencoder, StackedDenoisingAutoencoder
+from keras_ssl.methods.base import Method
 from keras_ssl.methods.contrastive import ContrastiveMethod, SimCLR
 from keras_ssl.methods.density import DensityMethod
+from keras_ssl.methods.images import ImageMethod
 from keras_ssl.methods.language import (
     BertPretraining,
     CharLSTMLanguageModel,
@@ -21,8 +23,6 @@ from keras_ssl.methods.language import (
     Word2Vec,
     sample_next_token,
 )
-from keras_ssl.methods.base import Method
-from keras_ssl.methods.images import ImageMethod
 from keras_ssl.methods.pretext import (
     Colorization,
     ContextEncoder,
@@ -31,7 +31,6 @@ from keras_ssl.methods.pretext import (
     RotationPrediction,
     SplitBrainAutoencoder,
 )
-from keras_ssl.optimizers import bert_optimizer
 from keras_ssl.methods.semi_supervised import (
     VAT,
     EntropyMinimization,
@@ -44,6 +43,7 @@ from keras_ssl.methods.semi_supervised import (
     TemporalEnsembling,
     sigmoid_rampup,
 )
+from keras_ssl.optimizers import bert_optimizer
 
 __all__ = [
     "Word2Vec",

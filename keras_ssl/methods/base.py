@@ -111,8 +111,15 @@ class Method(keras.Model):
             scaled = scaled_loss(self.optimizer, loss, replica_mean=self.replica_mean)
         if not self.optimizer.built:
             self.build_optimizers()
-        apply_if_finite(self.optimizer, tape, scaled, self.optimizer_variables(), loss, type(self).__name__,
-                        hint=self.nonfinite_hint)
+        apply_if_finite(
+            self.optimizer,
+            tape,
+            scaled,
+            self.optimizer_variables(),
+            loss,
+            type(self).__name__,
+            hint=self.nonfinite_hint,
+        )
         self.after_update(batch)
         return self.update_trackers(results, self.tracker_weights(batch, results, training=True))
 
@@ -127,7 +134,9 @@ class Method(keras.Model):
         for name, tracker in self.trackers.items():
             if name in results:
                 weight = weights.get(name) if isinstance(weights, dict) else weights
-                tracker.update_state(results[name], sample_weight=None if weight is None else tf.cast(weight, "float32"))
+                tracker.update_state(
+                    results[name], sample_weight=None if weight is None else tf.cast(weight, "float32")
+                )
         logs = self.derived_logs({name: t.result() for name, t in self.trackers.items() if name in results})
         if is_multi_worker(self.distribute_strategy):
             # Keras averages logs over workers along axis 0, which scalars

@@ -25,8 +25,9 @@ def _identity(gradient):
     return tf.identity(gradient)
 
 
-def apply_if_finite(optimizer, tape, scaled, variables, checked, owner, hint="lower the learning rate or check the "
-                    "inputs"):
+def apply_if_finite(
+    optimizer, tape, scaled, variables, checked, owner, hint="lower the learning rate or check the inputs"
+):
     """Differentiates `scaled` (from `scaled_loss`) with respect to
     `variables` and applies the gradients with `optimizer`, but only after
     `checked` (the unscaled loss, or a tensor of values that must all be

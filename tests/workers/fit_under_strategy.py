@@ -51,9 +51,14 @@ def main(argv=None):
             history = model.fit(data, epochs=1, verbose=0, **fit_kwargs)
             losses = {k: float(np.ravel(v)[-1]) for k, v in history.history.items()}
             loss = losses.get("loss", next(iter(losses.values())))
-            result = {"case": case, "replicas": int(strategy.num_replicas_in_sync), "loss": loss,
-                      "metrics": losses, "finite": bool(all(np.isfinite(v) for v in losses.values())),
-                      "seconds": round(time.time() - start, 1)}
+            result = {
+                "case": case,
+                "replicas": int(strategy.num_replicas_in_sync),
+                "loss": loss,
+                "metrics": losses,
+                "finite": bool(all(np.isfinite(v) for v in losses.values())),
+                "seconds": round(time.time() - start, 1),
+            }
         except Exception as error:  # Reported per case; the test prints it.
             failed = True
             last = traceback.format_exc().strip().splitlines()[-1]

@@ -87,9 +87,7 @@ def main(argv=None):
         model = SimCLR(backbone, projection_dim=8, synchronized_batch_norm=True, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
 
-    history = model.fit(
-        make_dataset(args.global_batch_size), epochs=1, steps_per_epoch=args.steps, verbose=0
-    )
+    history = model.fit(make_dataset(args.global_batch_size), epochs=1, steps_per_epoch=args.steps, verbose=0)
 
     chief = is_chief(task.get("type"), task.get("index"), cluster)
     save_dir = args.output_dir if chief else tempfile.mkdtemp(prefix=f"worker{task.get('index')}_")

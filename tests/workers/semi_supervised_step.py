@@ -75,21 +75,26 @@ def main(argv=None):
         keras.utils.set_random_seed(0)
         with strategy.scope():
             backbone = ConvNet(input_shape=IMAGE_SHAPE, filters=(4, 8), synchronized_batch_norm=True)
-            model = cls(backbone, num_classes=NUM_CLASSES, augmenter=keras.layers.Identity(), dropout=0.0,
-                        seed=0, **kwargs)
+            model = cls(
+                backbone, num_classes=NUM_CLASSES, augmenter=keras.layers.Identity(), dropout=0.0, seed=0, **kwargs
+            )
             if args.init_dir:
                 with np.load(os.path.join(args.init_dir, f"{name}.npz")) as saved:
                     model.set_weights([saved[f"init_{i}"] for i in range(len(model.weights))])
             model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
         init = [np.array(w) for w in model.get_weights()]
         history = model.fit(dataset, epochs=1, verbose=0)
-        arrays = {"loss": np.float64(history.history["loss"][-1]),
-                  "num_replicas": np.int64(strategy.num_replicas_in_sync)}
+        arrays = {
+            "loss": np.float64(history.history["loss"][-1]),
+            "num_replicas": np.int64(strategy.num_replicas_in_sync),
+        }
         arrays.update({f"init_{i}": w for i, w in enumerate(init)})
         arrays.update({f"final_{i}": np.array(w) for i, w in enumerate(model.get_weights())})
         np.savez(os.path.join(args.output_dir, f"{name}.npz"), **arrays)
-        print(f"{name}: strategy={args.strategy} replicas={strategy.num_replicas_in_sync} loss={arrays['loss']:.6f}",
-              flush=True)
+        print(
+            f"{name}: strategy={args.strategy} replicas={strategy.num_replicas_in_sync} loss={arrays['loss']:.6f}",
+            flush=True,
+        )
     return 0
 
 

@@ -41,8 +41,13 @@ def get_config(quick=False):
         "corpus": "wordnet",
     }
     if quick:
-        config["backbone"] = {"num_layers": 2, "num_heads": 2, "hidden_dim": 64, "intermediate_dim": 256,
-                              "dropout": 0.1}
+        config["backbone"] = {
+            "num_layers": 2,
+            "num_heads": 2,
+            "hidden_dim": 64,
+            "intermediate_dim": 256,
+            "dropout": 0.1,
+        }
         config["vocabulary_size"] = 2000
         config["vocabulary_sentences"] = 5000
         config["optimizer"] = {**config["optimizer"], "learning_rate": 3e-3}
@@ -54,4 +59,3 @@ def get_config(quick=False):
         config["evaluation_pairs"] = 1024
         config["fine_tune"] = None
     return config
-

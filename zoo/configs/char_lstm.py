@@ -30,4 +30,3 @@ def get_config(quick=False):
         config["epochs"] = 2
         config["steps_per_epoch"] = 150
     return config
-

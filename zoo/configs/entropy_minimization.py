@@ -16,5 +16,7 @@ from zoo.configs.semi_supervised import semi_supervised_config
 def get_config(quick=False):
     return semi_supervised_config(
         {"class": "EntropyMinimization", "unsupervised_weight": 1.0, "dropout": 0.0},
-        quick, unlabelled_ratio=3, epochs=15,
+        quick,
+        unlabelled_ratio=3,
+        epochs=15,
     )

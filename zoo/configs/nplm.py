@@ -34,4 +34,3 @@ def get_config(quick=False):
         config["steps_per_epoch"] = 300
         config["optimizer"] = {**config["optimizer"], "learning_rate": 5e-3}
     return config
-

@@ -17,5 +17,7 @@ from zoo.configs.semi_supervised import semi_supervised_config
 def get_config(quick=False):
     return semi_supervised_config(
         {"class": "PseudoLabel", "threshold": 0.95, "unsupervised_weight": 3.0, "dropout": 0.5},
-        quick, unlabelled_ratio=3, epochs=15,
+        quick,
+        unlabelled_ratio=3,
+        epochs=15,
     )

@@ -1,7 +1,7 @@
 """SimCLR (Chen et al. 2020) on 28x28 grey-scale images.
 
-    python -m zoo.train --method=simclr --dataset=fashion_mnist --model_dir=runs/simclr
-    python -m zoo.train --method=simclr --dataset=fashion_mnist --model_dir=runs/quick --quick
+python -m zoo.train --method=simclr --dataset=fashion_mnist --model_dir=runs/simclr
+python -m zoo.train --method=simclr --dataset=fashion_mnist --model_dir=runs/quick --quick
 """
 
 

@@ -10,5 +10,6 @@ from zoo.configs.semi_supervised import semi_supervised_config
 
 
 def get_config(quick=False):
-    return semi_supervised_config({"class": "SupervisedOnly", "dropout": 0.0}, quick, rampup_epochs=0,
-                                  model_from_data=["num_classes"])
+    return semi_supervised_config(
+        {"class": "SupervisedOnly", "dropout": 0.0}, quick, rampup_epochs=0, model_from_data=["num_classes"]
+    )

@@ -16,5 +16,6 @@ from zoo.configs.semi_supervised import semi_supervised_config
 
 def get_config(quick=False):
     model = {"class": "TemporalEnsembling", "ensemble_momentum": 0.6, "unsupervised_weight": 30.0, "dropout": 0.5}
-    return semi_supervised_config(model, quick, with_indices=True,
-                                  model_from_data=["num_classes", "rampup_steps", "num_unlabelled"])
+    return semi_supervised_config(
+        model, quick, with_indices=True, model_from_data=["num_classes", "rampup_steps", "num_unlabelled"]
+    )

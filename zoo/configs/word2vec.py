@@ -46,4 +46,3 @@ def get_config(quick=False):
         config["optimizer"]["learning_rate"] = 0.05
         config["corpus"] = "wordnet"
     return config
-

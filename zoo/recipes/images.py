@@ -90,8 +90,11 @@ def for_strategy(batches, strategy):
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     batches = batches.with_options(options)
     if is_multi_worker(strategy):
-        batches = batches.map(lambda *x: tf.nest.map_structure(
-            lambda t: tf.cast(t, "float32") if t.dtype == tf.uint8 else t, x if len(x) > 1 else x[0]))
+        batches = batches.map(
+            lambda *x: tf.nest.map_structure(
+                lambda t: tf.cast(t, "float32") if t.dtype == tf.uint8 else t, x if len(x) > 1 else x[0]
+            )
+        )
     return batches
 
 
@@ -142,8 +145,11 @@ class ImageRecipe(Recipe):
         with strategy.scope():
             model = build_method(config, build_backbone(config, dataset.image_shape), info)
             model.compile(optimizer=build_optimizer(config, steps_per_epoch))
-        fit_kwargs = {"shuffle": False, "validation_data": self.validation_data(config, dataset),
-                      "steps_per_epoch": config.get("steps_per_epoch")}
+        fit_kwargs = {
+            "shuffle": False,
+            "validation_data": self.validation_data(config, dataset),
+            "steps_per_epoch": config.get("steps_per_epoch"),
+        }
         return model, batches, fit_kwargs
 
     def callbacks(self, config, dataset):
@@ -153,10 +159,14 @@ class ImageRecipe(Recipe):
 
         callbacks = []
         if config.get("knn_every"):
-            bank = dataset.subset(train_size=min(KNN_BANK_SIZE, len(dataset.x_train)),
-                                  test_size=min(KNN_TEST_SIZE, len(dataset.x_test)), seed=config["seed"])
-            callbacks.append(KNNMonitor(bank.x_train, bank.y_train, bank.x_test, bank.y_test,
-                                        every=config["knn_every"]))
+            bank = dataset.subset(
+                train_size=min(KNN_BANK_SIZE, len(dataset.x_train)),
+                test_size=min(KNN_TEST_SIZE, len(dataset.x_test)),
+                seed=config["seed"],
+            )
+            callbacks.append(
+                KNNMonitor(bank.x_train, bank.y_train, bank.x_test, bank.y_test, every=config["knn_every"])
+            )
         if config.get("swap_ema_weights"):  # Validate on the averaged weights; fit ends on them.
             callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=False))
         return callbacks
@@ -170,10 +180,12 @@ class ImageRecipe(Recipe):
         test = dataset.subset(test_size=min(EMBEDDING_IMAGES, len(dataset.x_test)), seed=config["seed"])
         features = extract_features(model.encoder, test.x_test)
         if chief:
-            plot_history(history, os.path.join(model_dir, "history.png"),
-                         title=f"{config['method']} on {dataset.name}")
+            plot_history(history, os.path.join(model_dir, "history.png"), title=f"{config['method']} on {dataset.name}")
             plot_embedding(
-                features, test.y_test, os.path.join(model_dir, "embedding.png"), class_names=dataset.class_names,
+                features,
+                test.y_test,
+                os.path.join(model_dir, "embedding.png"),
+                class_names=dataset.class_names,
                 title=f"{config['method']} embedding of {dataset.name} test (PCA)",
             )
         return None

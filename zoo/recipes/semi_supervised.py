@@ -25,8 +25,13 @@ class SemiSupervisedRecipe(ImageRecipe):
         if config["batch_size"] > num_labels:
             raise ValueError(f"--batch_size {config['batch_size']} is larger than --num_labels {num_labels}: lower it")
         batches = semi_supervised_batches(
-            dataset.x_train[labelled], dataset.y_train[labelled], dataset.x_train[unlabelled], config["batch_size"],
-            unlabelled_ratio=ratio, with_indices=bool(config.get("with_indices")), seed=config["seed"],
+            dataset.x_train[labelled],
+            dataset.y_train[labelled],
+            dataset.x_train[unlabelled],
+            config["batch_size"],
+            unlabelled_ratio=ratio,
+            with_indices=bool(config.get("with_indices")),
+            seed=config["seed"],
         )
         steps_per_epoch = len(unlabelled) // (config["batch_size"] * ratio)
         if config.get("steps_per_epoch"):  # A fixed step budget: epochs of that many steps.

@@ -13,6 +13,7 @@ from keras_ssl.methods.autoencoding.base import (
 )
 from keras_ssl.methods.images import ImageMethod
 
+
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class DenoisingAutoencoder(ImageMethod):
     """Denoising autoencoder: reconstruct the clean image from a corrupted one.
@@ -117,8 +118,9 @@ class DenoisingAutoencoder(ImageMethod):
                     f"{height}x{width} image), got {tuple(decoder_filters)}"
                 )
             layers = [
-                keras.layers.Conv2DTranspose(int(f), 3, strides=2, padding="same", activation="relu",
-                                             name=f"decoder_up{i + 1}")
+                keras.layers.Conv2DTranspose(
+                    int(f), 3, strides=2, padding="same", activation="relu", name=f"decoder_up{i + 1}"
+                )
                 for i, f in enumerate(decoder_filters)
             ]
             layers.append(keras.layers.Conv2D(channels, 3, padding="same", name="decoder_out"))

@@ -102,9 +102,7 @@ class StackedDenoisingAutoencoder(ImageMethod):
         self.layer_inputs = [
             keras.Model(backbone.input, codes[k], name=f"layer{k + 1}_input") for k in range(self.num_layers)
         ]
-        self.layers_alone = [
-            keras.Model(codes[k], codes[k + 1], name=f"layer{k + 1}") for k in range(self.num_layers)
-        ]
+        self.layers_alone = [keras.Model(codes[k], codes[k + 1], name=f"layer{k + 1}") for k in range(self.num_layers)]
         self.decoders = []
         for k in range(self.num_layers):
             decoder = keras.layers.Dense(codes[k].shape[-1], name=f"decoder{k + 1}")
@@ -200,8 +198,9 @@ class StackedDenoisingAutoencoder(ImageMethod):
             self.pretrain_history.append(history.history)
         return self.pretrain_history
 
-    def fine_tune(self, x, y, num_classes=None, epochs=10, batch_size=128, learning_rate=1e-3, verbose="auto",
-                  **fit_kwargs):
+    def fine_tune(
+        self, x, y, num_classes=None, epochs=10, batch_size=128, learning_rate=1e-3, verbose="auto", **fit_kwargs
+    ):
         """Supervised fine-tuning of the whole stack with a softmax layer on
         top (the paper's second phase). The backbone is trained in place.
 
@@ -228,8 +227,9 @@ class StackedDenoisingAutoencoder(ImageMethod):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-        classifier.fit(np.asarray(x, "float32"), np.asarray(y), epochs=epochs, batch_size=batch_size, verbose=verbose,
-                       **fit_kwargs)
+        classifier.fit(
+            np.asarray(x, "float32"), np.asarray(y), epochs=epochs, batch_size=batch_size, verbose=verbose, **fit_kwargs
+        )
         return classifier
 
     # --- serialization -------------------------------------------------

@@ -29,10 +29,12 @@ class ContrastiveMethod(ImageMethod):
         training mode: each call draws new parameters)."""
         return [self.augmenter(images, training=True) for _ in range(count)]
 
-    def build_projection_head(self, output_dim, hidden_dims=None, synchronized_batch_norm=False,
-                              name="projection_head"):
+    def build_projection_head(
+        self, output_dim, hidden_dims=None, synchronized_batch_norm=False, name="projection_head"
+    ):
         """A `ProjectionHead` built on the backbone's output."""
-        head = ProjectionHead(output_dim=output_dim, hidden_dims=hidden_dims,
-                              synchronized_batch_norm=synchronized_batch_norm, name=name)
+        head = ProjectionHead(
+            output_dim=output_dim, hidden_dims=hidden_dims, synchronized_batch_norm=synchronized_batch_norm, name=name
+        )
         head.build(self.backbone.output_shape)
         return head

@@ -68,8 +68,9 @@ class SimCLR(ContrastiveMethod):
         self.temperature = float(temperature)
         self.synchronized_batch_norm = synchronized_batch_norm
         # === Layers ===
-        self.projection_head = self.build_projection_head(projection_dim, projection_hidden_dims,
-                                                          synchronized_batch_norm)
+        self.projection_head = self.build_projection_head(
+            projection_dim, projection_hidden_dims, synchronized_batch_norm
+        )
         self.built = True
 
     def default_augmenter(self):

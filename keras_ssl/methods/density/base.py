@@ -49,7 +49,9 @@ class DensityMethod(Method):
         super().__init__(seed=seed, **kwargs)
         shape = tuple(int(s) for s in input_shape)
         if not shape or min(shape) < 1:
-            raise ValueError(f"input_shape must be the positive shape of one image, e.g. (28, 28, 1), got {input_shape}")
+            raise ValueError(
+                f"input_shape must be the positive shape of one image, e.g. (28, 28, 1), got {input_shape}"
+            )
         self.image_shape = shape
         self.num_dimensions = int(np.prod(shape))
 
@@ -64,13 +66,16 @@ class DensityMethod(Method):
         images = tf.convert_to_tensor(images)
         name = type(self).__name__
         if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(f"{name} expects binary images of shape [batch, {', '.join(map(str, self.image_shape))}], "
-                             f"got {tuple(images.shape)}: binarise and reshape them, or build the model for that shape")
+            raise ValueError(
+                f"{name} expects binary images of shape [batch, {', '.join(map(str, self.image_shape))}], "
+                f"got {tuple(images.shape)}: binarise and reshape them, or build the model for that shape"
+            )
         if not (images.dtype.is_integer or images.dtype.is_floating or images.dtype.is_bool):
             raise ValueError(f"{name} expects 0/1 pixels, got dtype {images.dtype.name}")
         images = tf.cast(images, "float32")
         check = tf.debugging.assert_equal(
-            tf.reduce_all((images == 0.0) | (images == 1.0)), True,
+            tf.reduce_all((images == 0.0) | (images == 1.0)),
+            True,
             message=f"{name} expects binary images (0/1 values): binarise them first, e.g. images >= 128",
         )
         with tf.control_dependencies([check]):

@@ -72,8 +72,9 @@ class LanguageModel(Method):
     def __init__(self, vocabulary, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if isinstance(vocabulary, str) or not all(isinstance(t, str) for t in vocabulary):
-            raise ValueError("vocabulary must be a list of token strings (its index is the id), got "
-                             f"{type(vocabulary).__name__}")
+            raise ValueError(
+                f"vocabulary must be a list of token strings (its index is the id), got {type(vocabulary).__name__}"
+            )
         if len(set(vocabulary)) != len(vocabulary):
             raise ValueError("vocabulary has duplicate tokens: each token must appear once")
         self.vocabulary = list(vocabulary)
@@ -92,12 +93,16 @@ class LanguageModel(Method):
         inputs, targets, _ = keras.utils.unpack_x_y_sample_weight(data)
         name = type(self).__name__
         if targets is None:
-            raise ValueError(f"{name} trains on (inputs, targets) pairs: call fit(inputs, targets) or pass a "
-                             "tf.data.Dataset of (inputs, targets) batches")
+            raise ValueError(
+                f"{name} trains on (inputs, targets) pairs: call fit(inputs, targets) or pass a "
+                "tf.data.Dataset of (inputs, targets) batches"
+            )
         inputs, targets = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
         if not (inputs.dtype.is_integer and targets.dtype.is_integer):
-            raise ValueError(f"{name} expects integer token ids, got inputs {inputs.dtype.name} and targets "
-                             f"{targets.dtype.name}: map tokens to ids with the model's vocabulary")
+            raise ValueError(
+                f"{name} expects integer token ids, got inputs {inputs.dtype.name} and targets "
+                f"{targets.dtype.name}: map tokens to ids with the model's vocabulary"
+            )
         return inputs, targets
 
     def token_losses(self, inputs, targets, training=False):
@@ -108,8 +113,9 @@ class LanguageModel(Method):
         if len(expected) != len(actual) or any(
             e is not None and a is not None and e != a for e, a in zip(expected, actual)
         ):
-            raise ValueError(f"{type(self).__name__} targets must have shape {expected} to match the logits, "
-                             f"got {actual}")
+            raise ValueError(
+                f"{type(self).__name__} targets must have shape {expected} to match the logits, got {actual}"
+            )
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(targets, "int32"), logits=logits)
 
     def compute_losses(self, batch, training):
@@ -129,4 +135,3 @@ class LanguageModel(Method):
     # --- serialization --------------------------------------------------
     def get_config(self):
         return {**super().get_config(), "vocabulary": list(self.vocabulary)}
-

@@ -62,8 +62,9 @@ class CharLSTMLanguageModel(LanguageModel):
     def __init__(self, vocabulary, units=128, num_layers=2, dropout=0.0, seed=None, **kwargs):
         super().__init__(vocabulary=vocabulary, seed=seed, **kwargs)
         if not self.vocabulary or self.vocabulary[0] != UNKNOWN_CHAR:
-            raise ValueError("vocabulary must start with UNKNOWN_CHAR (U+FFFD): build it with "
-                             "keras_ssl.data.char_vocabulary(text)")
+            raise ValueError(
+                "vocabulary must start with UNKNOWN_CHAR (U+FFFD): build it with keras_ssl.data.char_vocabulary(text)"
+            )
         if any(len(c) != 1 for c in self.vocabulary):
             raise ValueError("a character vocabulary holds single characters: build it with char_vocabulary(text)")
         for name, value in (("units", units), ("num_layers", num_layers)):
@@ -84,8 +85,9 @@ class CharLSTMLanguageModel(LanguageModel):
             lstm = keras.layers.LSTM(self.units, return_sequences=True, return_state=True, name=f"lstm_{i}")
             lstm.build((None, None, input_dim))
             self.lstm_layers.append(lstm)
-            self.dropout_layers.append(keras.layers.Dropout(
-                self.dropout, seed=None if seed is None else seed + i, name=f"dropout_{i}"))
+            self.dropout_layers.append(
+                keras.layers.Dropout(self.dropout, seed=None if seed is None else seed + i, name=f"dropout_{i}")
+            )
             input_dim = self.units
         self.output_layer = keras.layers.Dense(size, name="output")
         self.output_layer.build((None, None, self.units))
@@ -98,8 +100,10 @@ class CharLSTMLanguageModel(LanguageModel):
     def _check_inputs(self, inputs):
         inputs = tf.convert_to_tensor(inputs)
         if inputs.shape.rank != 2:
-            raise ValueError(f"CharLSTMLanguageModel expects character ids of shape [batch, steps], got "
-                             f"{tuple(inputs.shape)}: make them with char_sequences")
+            raise ValueError(
+                f"CharLSTMLanguageModel expects character ids of shape [batch, steps], got "
+                f"{tuple(inputs.shape)}: make them with char_sequences"
+            )
         if not inputs.dtype.is_integer:
             raise ValueError(f"CharLSTMLanguageModel expects integer character ids, got dtype {inputs.dtype.name}")
         return inputs
@@ -125,7 +129,8 @@ class CharLSTMLanguageModel(LanguageModel):
             state = tf.TensorSpec((1, self.units), self.compute_dtype)
             self._step_function = tf.function(
                 lambda ids, s: self.run_layers(ids, s, training=False),
-                input_signature=[tf.TensorSpec((1, None), "int32"), [[state, state]] * self.num_layers])
+                input_signature=[tf.TensorSpec((1, None), "int32"), [[state, state]] * self.num_layers],
+            )
         logits, states = self._step_function(inputs, states)
         return keras.ops.convert_to_numpy(logits[0, -1]), states
 
@@ -159,5 +164,4 @@ class CharLSTMLanguageModel(LanguageModel):
         return "".join(generated)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,
-                "dropout": self.dropout}
+        return {**super().get_config(), "units": self.units, "num_layers": self.num_layers, "dropout": self.dropout}

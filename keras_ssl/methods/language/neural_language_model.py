@@ -68,20 +68,32 @@ class NeuralLanguageModel(LanguageModel):
 
     token_separator = " "
 
-    def __init__(self, vocabulary, context_size=4, embedding_dim=30, hidden_units=100, direct_connections=False,
-                 dropout=0.0, seed=None, **kwargs):
+    def __init__(
+        self,
+        vocabulary,
+        context_size=4,
+        embedding_dim=30,
+        hidden_units=100,
+        direct_connections=False,
+        dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(vocabulary=vocabulary, seed=seed, **kwargs)
         if self.vocabulary[: len(WORD_SPECIAL_TOKENS)] != list(WORD_SPECIAL_TOKENS):
-            raise ValueError(f"vocabulary must start with {list(WORD_SPECIAL_TOKENS)}, got {self.vocabulary[:3]}: "
-                             "build it with keras_ssl.data.build_word_vocabulary(sentences)")
+            raise ValueError(
+                f"vocabulary must start with {list(WORD_SPECIAL_TOKENS)}, got {self.vocabulary[:3]}: "
+                "build it with keras_ssl.data.build_word_vocabulary(sentences)"
+            )
         for name, value in (("context_size", context_size), ("embedding_dim", embedding_dim)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value}")
         if int(hidden_units) != hidden_units or hidden_units < 0:
             raise ValueError(f"hidden_units must be a non-negative integer, got {hidden_units}")
         if hidden_units == 0 and not direct_connections:
-            raise ValueError("hidden_units=0 leaves no path to the output: set hidden_units > 0 or "
-                             "direct_connections=True")
+            raise ValueError(
+                "hidden_units=0 leaves no path to the output: set hidden_units > 0 or direct_connections=True"
+            )
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         # === Config ===
@@ -121,8 +133,10 @@ class NeuralLanguageModel(LanguageModel):
     def call(self, inputs, training=False):
         inputs = tf.convert_to_tensor(inputs)
         if inputs.shape.rank != 2 or (inputs.shape[-1] is not None and inputs.shape[-1] != self.context_size):
-            raise ValueError(f"NeuralLanguageModel expects contexts of shape [batch, {self.context_size}] "
-                             f"(context_size), got {tuple(inputs.shape)}: make them with word_ngram_windows")
+            raise ValueError(
+                f"NeuralLanguageModel expects contexts of shape [batch, {self.context_size}] "
+                f"(context_size), got {tuple(inputs.shape)}: make them with word_ngram_windows"
+            )
         if not inputs.dtype.is_integer:
             raise ValueError(f"NeuralLanguageModel expects integer word ids, got dtype {inputs.dtype.name}")
         x = self.flatten(self.embedding(inputs))
@@ -158,7 +172,7 @@ class NeuralLanguageModel(LanguageModel):
         rng = np.random.default_rng(seed)
         words = []
         for _ in range(int(length)):
-            window = np.array([context[-self.context_size:]], dtype="int32")
+            window = np.array([context[-self.context_size :]], dtype="int32")
             logits = keras.ops.convert_to_numpy(self(window, training=False))[0]
             token = sample_next_token(logits, temperature, rng, banned=(unknown, start))
             if token == end:

@@ -10,7 +10,6 @@ from keras_ssl.data.word2vec_pairs import ARCHITECTURES, alias_table, noise_dist
 from keras_ssl.methods.base import Method
 from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
-
 # Default examples per SGD update of `updates_per_batch` (see `Word2Vec`'s
 # "Updates" and "Speed"; the word2vec benchmark measures quality and speed).
 UPDATE_SIZE = 1024
@@ -30,10 +29,17 @@ def plain_sgd(optimizer):
     """Whether `optimizer` is `keras.optimizers.SGD` with nothing added
     (momentum, weight decay, clipping, EMA, accumulation, loss scaling):
     word2vec's update, which `Word2Vec` runs with its own XLA step."""
-    return (type(optimizer) is keras.optimizers.SGD and not optimizer.momentum and not optimizer.weight_decay
-            and optimizer.clipnorm is None and optimizer.clipvalue is None and optimizer.global_clipnorm is None
-            and not optimizer.use_ema and not optimizer.gradient_accumulation_steps
-            and not optimizer.loss_scale_factor)
+    return (
+        type(optimizer) is keras.optimizers.SGD
+        and not optimizer.momentum
+        and not optimizer.weight_decay
+        and optimizer.clipnorm is None
+        and optimizer.clipvalue is None
+        and optimizer.global_clipnorm is None
+        and not optimizer.use_ema
+        and not optimizer.gradient_accumulation_steps
+        and not optimizer.loss_scale_factor
+    )
 
 
 def _lookup(embedding, ids):
@@ -132,8 +138,18 @@ class Word2Vec(Method):
     >>> model.most_similar("king", k=5)
     """
 
-    def __init__(self, vocabulary, counts=None, architecture="skip_gram", dimension=100, negatives=5,
-                 noise_exponent=0.75, updates_per_batch=8, seed=None, **kwargs):
+    def __init__(
+        self,
+        vocabulary,
+        counts=None,
+        architecture="skip_gram",
+        dimension=100,
+        negatives=5,
+        noise_exponent=0.75,
+        updates_per_batch=8,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(seed=seed, **kwargs)
         if isinstance(vocabulary, str) or not all(isinstance(w, str) for w in vocabulary):
             raise ValueError("vocabulary must be a list of words (str), e.g. WordVocabulary.build(...).words")
@@ -145,18 +161,22 @@ class Word2Vec(Method):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         if int(dimension) < 1 or int(negatives) < 1 or int(updates_per_batch) < 1:
-            raise ValueError(f"dimension, negatives and updates_per_batch must be at least 1, got {dimension}, "
-                             f"{negatives} and {updates_per_batch}")
+            raise ValueError(
+                f"dimension, negatives and updates_per_batch must be at least 1, got {dimension}, "
+                f"{negatives} and {updates_per_batch}"
+            )
         if counts is not None:
             counts = [int(c) for c in counts]
             if len(counts) != len(vocabulary):
-                raise ValueError(f"counts has {len(counts)} entries for {len(vocabulary)} words: pass one count "
-                                 "per word")
+                raise ValueError(
+                    f"counts has {len(counts)} entries for {len(vocabulary)} words: pass one count per word"
+                )
         # === Config ===
         # The words live in a plain namespace: a list attribute of a Keras
         # layer is tracked element by element (0.1-0.2 s for 20,000 words).
-        self._words = types.SimpleNamespace(vocabulary=vocabulary, counts=counts,
-                                            word_index={w: i for i, w in enumerate(vocabulary)})
+        self._words = types.SimpleNamespace(
+            vocabulary=vocabulary, counts=counts, word_index={w: i for i, w in enumerate(vocabulary)}
+        )
         self.architecture = architecture
         self.dimension = int(dimension)
         self.negatives = int(negatives)
@@ -165,7 +185,9 @@ class Word2Vec(Method):
         size = len(vocabulary)
         bound = 0.5 / self.dimension
         self.input_embedding = keras.layers.Embedding(
-            size, self.dimension, name="input_embedding",
+            size,
+            self.dimension,
+            name="input_embedding",
             embeddings_initializer=keras.initializers.RandomUniform(-bound, bound, seed=seed),
         )
         self.output_embedding = keras.layers.Embedding(
@@ -174,7 +196,8 @@ class Word2Vec(Method):
         self.input_embedding.build((None,))
         self.output_embedding.build((None,))
         accept, alias = alias_table(
-            noise_distribution(counts if counts is not None else np.ones(size), self.noise_exponent))
+            noise_distribution(counts if counts is not None else np.ones(size), self.noise_exponent)
+        )
         self._noise_accept = tf.constant(accept, tf.float32)
         self._noise_alias = tf.constant(alias, tf.int32)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -272,26 +295,34 @@ class Word2Vec(Method):
 
     def check_batch(self, batch):
         if not isinstance(batch, dict):
-            raise ValueError(f"Word2Vec expects a dict batch from keras_ssl.data.word2vec_dataset, got "
-                             f"{type(batch).__name__}")
+            raise ValueError(
+                f"Word2Vec expects a dict batch from keras_ssl.data.word2vec_dataset, got {type(batch).__name__}"
+            )
         keys = ("centre", "context") if self.architecture == "skip_gram" else ("context", "context_mask", "centre")
         missing = [k for k in keys if k not in batch]
         if missing:
-            raise ValueError(f"Word2Vec({self.architecture}) batches need keys {keys}, missing {missing}: build "
-                             f"them with word2vec_dataset(..., architecture={self.architecture!r})")
+            raise ValueError(
+                f"Word2Vec({self.architecture}) batches need keys {keys}, missing {missing}: build "
+                f"them with word2vec_dataset(..., architecture={self.architecture!r})"
+            )
         batch = {k: tf.convert_to_tensor(v) for k, v in batch.items()}
         for key in ("centre", "context"):
             if not batch[key].dtype.is_integer:
                 raise ValueError(f"batch[{key!r}] must hold int word ids, got dtype {batch[key].dtype.name}")
             batch[key] = tf.cast(batch[key], tf.int32)
-        if "context_mask" in batch and not (batch["context_mask"].dtype.is_bool
-                                            or batch["context_mask"].dtype.is_integer):
-            raise ValueError(f"batch['context_mask'] must be bool or int (1 marks a context word), got dtype "
-                             f"{batch['context_mask'].dtype.name}")
+        if "context_mask" in batch and not (
+            batch["context_mask"].dtype.is_bool or batch["context_mask"].dtype.is_integer
+        ):
+            raise ValueError(
+                f"batch['context_mask'] must be bool or int (1 marks a context word), got dtype "
+                f"{batch['context_mask'].dtype.name}"
+            )
         rank = 1 if self.architecture == "skip_gram" else 2
         if batch["context"].shape.rank not in (None, rank):
-            raise ValueError(f"batch['context'] must have rank {rank} for {self.architecture}, got shape "
-                             f"{tuple(batch['context'].shape)}")
+            raise ValueError(
+                f"batch['context'] must have rank {rank} for {self.architecture}, got shape "
+                f"{tuple(batch['context'].shape)}"
+            )
         return batch
 
     def train_step(self, data):
@@ -313,8 +344,7 @@ class Word2Vec(Method):
                 # One unstack op (indexing each part costs ~4 graph ops, and
                 # tracing them a noticeable part of a short fit).
                 value = tf.pad(value, [[0, padding]] + [[0, 0]] * (value.shape.rank - 1))
-                return tf.unstack(tf.reshape(value, tf.concat([[updates, chunk], tf.shape(value)[1:]], 0)),
-                                  num=updates)
+                return tf.unstack(tf.reshape(value, tf.concat([[updates, chunk], tf.shape(value)[1:]], 0)), num=updates)
 
             parts = {k: split(v) for k, v in batch.items()}
             negatives, weights = split(negatives), split(tf.ones([size]))
@@ -325,8 +355,9 @@ class Word2Vec(Method):
             # program compiled 2-3x slower and ran no faster).
             loss_sum, finite = tf.constant(0.0), tf.constant(True)
             for i in range(updates):
-                loss, finite = self._compiled_update({k: v[i] for k, v in parts.items()}, negatives[i], weights[i],
-                                                     finite)
+                loss, finite = self._compiled_update(
+                    {k: v[i] for k, v in parts.items()}, negatives[i], weights[i], finite
+                )
                 loss_sum += loss
             self.optimizer.iterations.assign_add(tf.cast(finite, self.optimizer.iterations.dtype))
         else:
@@ -337,15 +368,27 @@ class Word2Vec(Method):
                 # word2vec's update: the sum over the global batch. Replica
                 # gradients are summed, so each replica differentiates its sum.
                 objective = scaled_loss(self.optimizer, tf.reduce_sum(losses), replica_mean=False)
-            apply_if_finite(self.optimizer, tape, objective, self.trainable_variables, losses, "Word2Vec",
-                            hint="lower the learning rate or the batch size")
+            apply_if_finite(
+                self.optimizer,
+                tape,
+                objective,
+                self.trainable_variables,
+                losses,
+                "Word2Vec",
+                hint="lower the learning rate or the batch size",
+            )
             loss_sum, finite = tf.reduce_sum(losses), tf.constant(True)
         loss = loss_sum / tf.cast(size, "float32")
         # `sgd_update` stopped at an update whose loss was not finite;
         # raise here (a check inside XLA would not).
-        check = tf.debugging.Assert(finite, [
-            "Word2Vec loss is not finite (NaN or Inf): lower the learning rate or the update size; the weights "
-            "were not updated by that update or any later one of the batch. Loss:", loss])
+        check = tf.debugging.Assert(
+            finite,
+            [
+                "Word2Vec loss is not finite (NaN or Inf): lower the learning rate or the update size; the weights "
+                "were not updated by that update or any later one of the batch. Loss:",
+                loss,
+            ],
+        )
         with tf.control_dependencies([check]):
             return self.update_trackers({"loss": tf.identity(loss)}, size)
 

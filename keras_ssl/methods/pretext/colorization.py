@@ -153,7 +153,6 @@ class Colorization(RGBToLabMethod):
             arguments["bin_prior"] = prior.tolist()
         return arguments
 
-
     @property
     def encoder(self):
         """RGB pixels `[B, H, W, 3]` in [0, 255] -> backbone features of L."""
@@ -162,7 +161,6 @@ class Colorization(RGBToLabMethod):
             inputs
         )
         return keras.Model(inputs, self.backbone(lightness), name=f"{self.name}_encoder")
-
 
     # --- forward ---------------------------------------------------------
     def call(self, inputs, training=False):

@@ -12,11 +12,11 @@ from keras_ssl.augment.inpainting_masks import (
     reconstruction_weights,
 )
 from keras_ssl.backbones.stages import feature_map_model
-from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 from keras_ssl.layers.channel_wise_dense import ChannelWiseDense
-from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.losses.adversarial import discriminator_adversarial_loss, generator_adversarial_loss
+from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.methods.images import ImageMethod
+from keras_ssl.methods.steps import apply_if_finite, scaled_loss
 
 MASKS = {"central": central_mask, "random_block": random_block_mask, "random_region": random_region_mask}
 
@@ -268,8 +268,14 @@ class ContextEncoder(ImageMethod):
         with tf.GradientTape() as tape:
             loss = self._discriminator_loss(images, filled, training=True)
             scaled = scaled_loss(self.discriminator_optimizer, loss)
-        apply_if_finite(self.discriminator_optimizer, tape, scaled, self.discriminator.trainable_variables,
-                        tf.stack([loss, tf.reduce_sum(tf.stop_gradient(predictions))]), type(self).__name__)
+        apply_if_finite(
+            self.discriminator_optimizer,
+            tape,
+            scaled,
+            self.discriminator.trainable_variables,
+            tf.stack([loss, tf.reduce_sum(tf.stop_gradient(predictions))]),
+            type(self).__name__,
+        )
         return loss
 
     # --- inpainting -----------------------------------------------------

@@ -8,8 +8,10 @@ from keras_ssl.augment.jigsaw_permutations import (
     cut_tiles,
     jigsaw_layout,
     maximal_hamming_permutations,
-    normalize_tiles as per_tile_normalization,
     shuffle_tiles,
+)
+from keras_ssl.augment.jigsaw_permutations import (
+    normalize_tiles as per_tile_normalization,
 )
 from keras_ssl.layers.projection_head import ProjectionHead
 from keras_ssl.methods.images import ImageMethod
@@ -122,7 +124,11 @@ class JigsawPuzzle(ImageMethod):
         """Shuffled tiles `[B, num_tiles, H, W, C]` (resized to the
         backbone's input) and their permutation indices `[B]`."""
         tiles = cut_tiles(
-            images, self.grid_size, self.tile_size, output_size=self.image_shape[0], seed=self.seed_generator,
+            images,
+            self.grid_size,
+            self.tile_size,
+            output_size=self.image_shape[0],
+            seed=self.seed_generator,
             training=training,
         )
         if self.normalize_tiles:

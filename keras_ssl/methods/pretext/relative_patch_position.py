@@ -96,8 +96,13 @@ class RelativePatchPosition(ImageMethod):
         """Centre and neighbour patches `[B, H, W, C]` (resized to the
         backbone's input, channels dropped if enabled) and labels `[B]`."""
         centre, neighbour, labels = sample_patch_pairs(
-            images, self.patch_size, self.gap, self.jitter, output_size=self.image_shape[0],
-            seed=self.seed_generator, training=training,
+            images,
+            self.patch_size,
+            self.gap,
+            self.jitter,
+            output_size=self.image_shape[0],
+            seed=self.seed_generator,
+            training=training,
         )
         if self.channel_dropping:
             centre = drop_channels(centre, seed=self.seed_generator)

@@ -65,8 +65,9 @@ class RotationPrediction(ImageMethod):
 
     def default_augmenter(self):
         side = self.image_shape[0]
-        return WeakAugmenter(self.image_shape, translate=max(1, round(side / 8)), flip=True, seed=self.seed,
-                             name="augmenter")
+        return WeakAugmenter(
+            self.image_shape, translate=max(1, round(side / 8)), flip=True, seed=self.seed, name="augmenter"
+        )
 
     def rotation_logits(self, images, training=False):
         """Logits `[4 B, 4]` and labels `[4 B]` of the four rotations of

@@ -146,7 +146,6 @@ class SplitBrainAutoencoder(RGBToLabMethod):
             arguments["bins"] = fit_ab_bins(images, num_bins=num_bins, seed=0 if seed is None else seed).tolist()
         return arguments
 
-
     @property
     def encoder(self):
         """RGB pixels `[B, H, W, 3]` in [0, 255] -> both sub-networks'
@@ -157,7 +156,6 @@ class SplitBrainAutoencoder(RGBToLabMethod):
         ab = keras.layers.Lambda(ab_pixels, output_shape=(height, width, 2), name="ab")(inputs)
         features = keras.layers.Concatenate(name="features")([self.backbone(lightness), self.ab_backbone(ab)])
         return keras.Model(inputs, features, name=f"{self.name}_encoder")
-
 
     # --- forward ---------------------------------------------------------
     def call(self, inputs, training=False):

@@ -56,8 +56,17 @@ class SemiSupervisedMethod(ImageMethod):
 
     metric_names = ("loss", "supervised_loss", "unsupervised_loss", "unsupervised_weight", "accuracy")
 
-    def __init__(self, backbone, num_classes, unsupervised_weight=1.0, rampup_steps=0, dropout=0.0, augmenter=None,
-                 seed=None, **kwargs):
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        unsupervised_weight=1.0,
+        rampup_steps=0,
+        dropout=0.0,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
         if int(num_classes) < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
@@ -129,8 +138,12 @@ class SemiSupervisedMethod(ImageMethod):
     # --- data ----------------------------------------------------------
     def unpack_batch(self, data):
         name = type(self).__name__
-        if not (isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], (tuple, list))
-                and len(data[0]) == 2):
+        if not (
+            isinstance(data, (tuple, list))
+            and len(data) == 2
+            and isinstance(data[0], (tuple, list))
+            and len(data[0]) == 2
+        ):
             raise ValueError(
                 f"{name} trains on batches ((labelled_images, labels), unlabelled_images): "
                 "build them with keras_ssl.data.semi_supervised_batches"
@@ -154,16 +167,19 @@ class SemiSupervisedMethod(ImageMethod):
         logits = self.evaluation_logits(self.prepare_images(images))
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
         hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
-        return self.update_trackers({"loss": loss, "accuracy": tf.reduce_mean(tf.cast(hits, "float32"))},
-                                    tf.shape(labels)[0])
+        return self.update_trackers(
+            {"loss": loss, "accuracy": tf.reduce_mean(tf.cast(hits, "float32"))}, tf.shape(labels)[0]
+        )
 
     # --- serialization -------------------------------------------------
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_classes": self.num_classes,
-            "unsupervised_weight": self.unsupervised_weight,
-            "rampup_steps": self.rampup_steps,
-            "dropout": self.dropout_rate,
-        })
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "unsupervised_weight": self.unsupervised_weight,
+                "rampup_steps": self.rampup_steps,
+                "dropout": self.dropout_rate,
+            }
+        )
         return config

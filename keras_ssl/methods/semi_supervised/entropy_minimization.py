@@ -55,10 +55,27 @@ class EntropyMinimization(SemiSupervisedMethod):
     >>> probabilities = model.classify(x_test)
     """
 
-    def __init__(self, backbone, num_classes, unsupervised_weight=1.0, rampup_steps=0, dropout=0.0, augmenter=None,
-                 seed=None, **kwargs):
-        super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
-                         dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        unsupervised_weight=1.0,
+        rampup_steps=0,
+        dropout=0.0,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=unsupervised_weight,
+            rampup_steps=rampup_steps,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
 
     def compute_losses(self, batch, training):
         logits_l, logits_u = self.joint_logits(batch, training)

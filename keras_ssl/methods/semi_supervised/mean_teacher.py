@@ -92,10 +92,30 @@ class MeanTeacher(SemiSupervisedMethod):
     >>> probabilities = model.classify(x_test)  # the teacher's
     """
 
-    def __init__(self, backbone, num_classes, ema_decay=0.99, ema_decay_after_rampup=0.999, evaluate_teacher=True,
-                 unsupervised_weight=100.0, rampup_steps=0, dropout=0.0, augmenter=None, seed=None, **kwargs):
-        super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
-                         dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        ema_decay=0.99,
+        ema_decay_after_rampup=0.999,
+        evaluate_teacher=True,
+        unsupervised_weight=100.0,
+        rampup_steps=0,
+        dropout=0.0,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=unsupervised_weight,
+            rampup_steps=rampup_steps,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
         for name, decay in (("ema_decay", ema_decay), ("ema_decay_after_rampup", ema_decay_after_rampup)):
             if decay is not None and not 0.0 <= decay <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {decay}")
@@ -164,9 +184,11 @@ class MeanTeacher(SemiSupervisedMethod):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "ema_decay": self.ema_decay,
-            "ema_decay_after_rampup": self.ema_decay_after_rampup,
-            "evaluate_teacher": self.evaluate_teacher,
-        })
+        config.update(
+            {
+                "ema_decay": self.ema_decay,
+                "ema_decay_after_rampup": self.ema_decay_after_rampup,
+                "evaluate_teacher": self.evaluate_teacher,
+            }
+        )
         return config

@@ -84,9 +84,21 @@ class MixMatch(SemiSupervisedMethod):
     >>> model.evaluate(x_test, y_test)
     """
 
-    def __init__(self, backbone, num_classes, num_augmentations=2, temperature=0.5, mixup_alpha=0.75,
-                 unsupervised_weight=75.0, rampup_steps=0, rampup="linear", dropout=0.0, augmenter=None, seed=None,
-                 **kwargs):
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        num_augmentations=2,
+        temperature=0.5,
+        mixup_alpha=0.75,
+        unsupervised_weight=75.0,
+        rampup_steps=0,
+        rampup="linear",
+        dropout=0.0,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
         if int(num_augmentations) < 1:
             raise ValueError(f"num_augmentations must be at least 1, got {num_augmentations}")
         if temperature <= 0:
@@ -95,8 +107,16 @@ class MixMatch(SemiSupervisedMethod):
             raise ValueError(f"mixup_alpha must be non-negative (0: no mixup), got {mixup_alpha}")
         if rampup not in RAMPUPS:
             raise ValueError(f"rampup must be one of {RAMPUPS}, got {rampup!r}")
-        super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
-                         dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=unsupervised_weight,
+            rampup_steps=rampup_steps,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
         # === Config ===
         self.num_augmentations = int(num_augmentations)
         self.temperature = float(temperature)
@@ -174,10 +194,12 @@ class MixMatch(SemiSupervisedMethod):
     # --- serialization -------------------------------------------------
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_augmentations": self.num_augmentations,
-            "temperature": self.temperature,
-            "mixup_alpha": self.mixup_alpha,
-            "rampup": self.rampup,
-        })
+        config.update(
+            {
+                "num_augmentations": self.num_augmentations,
+                "temperature": self.temperature,
+                "mixup_alpha": self.mixup_alpha,
+                "rampup": self.rampup,
+            }
+        )
         return config

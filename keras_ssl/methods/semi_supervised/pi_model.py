@@ -65,10 +65,27 @@ class PiModel(SemiSupervisedMethod):
     >>> probabilities = model.classify(x_test)
     """
 
-    def __init__(self, backbone, num_classes, unsupervised_weight=100.0, rampup_steps=0, dropout=0.5, augmenter=None,
-                 seed=None, **kwargs):
-        super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
-                         dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        unsupervised_weight=100.0,
+        rampup_steps=0,
+        dropout=0.5,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=unsupervised_weight,
+            rampup_steps=rampup_steps,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
 
     def compute_losses(self, batch, training):
         num_labelled = tf.shape(batch["x_l"])[0]

@@ -62,10 +62,28 @@ class PseudoLabel(SemiSupervisedMethod):
 
     metric_names = SemiSupervisedMethod.metric_names + ("mask_rate",)
 
-    def __init__(self, backbone, num_classes, threshold=0.95, unsupervised_weight=3.0, rampup_steps=0, dropout=0.5,
-                 augmenter=None, seed=None, **kwargs):
-        super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
-                         dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        threshold=0.95,
+        unsupervised_weight=3.0,
+        rampup_steps=0,
+        dropout=0.5,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=unsupervised_weight,
+            rampup_steps=rampup_steps,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
         check_threshold(threshold)
         self.threshold = float(threshold)
 

@@ -30,8 +30,16 @@ class SupervisedOnly(SemiSupervisedMethod):
     def __init__(self, backbone, num_classes, dropout=0.0, augmenter=None, seed=None, **kwargs):
         kwargs.pop("unsupervised_weight", None)
         kwargs.pop("rampup_steps", None)
-        super().__init__(backbone, num_classes, unsupervised_weight=0.0, rampup_steps=0, dropout=dropout,
-                         augmenter=augmenter, seed=seed, **kwargs)
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=0.0,
+            rampup_steps=0,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
 
     def unsupervised_loss(self, batch, training):
         return tf.constant(0.0)

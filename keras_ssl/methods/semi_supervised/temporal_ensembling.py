@@ -92,14 +92,31 @@ class TemporalEnsembling(SemiSupervisedMethod):
     >>> probabilities = model.classify(x_test)
     """
 
-    def __init__(self, backbone, num_classes, num_unlabelled, ensemble_momentum=0.6, unsupervised_weight=30.0,
-                 rampup_steps=0, dropout=0.5, augmenter=None, seed=None, **kwargs):
-        super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
-                         dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        num_unlabelled,
+        ensemble_momentum=0.6,
+        unsupervised_weight=30.0,
+        rampup_steps=0,
+        dropout=0.5,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=unsupervised_weight,
+            rampup_steps=rampup_steps,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
         if num_unlabelled is None or int(num_unlabelled) < 1:
-            raise ValueError(
-                f"num_unlabelled must be the (positive) size of the unlabelled set, got {num_unlabelled}"
-            )
+            raise ValueError(f"num_unlabelled must be the (positive) size of the unlabelled set, got {num_unlabelled}")
         if not 0.0 <= ensemble_momentum < 1.0:
             raise ValueError(f"ensemble_momentum must be in [0, 1), got {ensemble_momentum}")
         # === Config ===
@@ -111,8 +128,15 @@ class TemporalEnsembling(SemiSupervisedMethod):
         shape = (self.num_unlabelled, self.num_classes)
 
         def state(name, shape, dtype):
-            return self.add_weight(shape=shape, initializer="zeros", dtype=dtype, trainable=False,
-                                   aggregation="none", autocast=False, name=name)
+            return self.add_weight(
+                shape=shape,
+                initializer="zeros",
+                dtype=dtype,
+                trainable=False,
+                aggregation="none",
+                autocast=False,
+                name=name,
+            )
 
         self.ensemble = state("ensemble", shape, "float32")
         self.targets = state("targets", shape, "float32")
@@ -144,10 +168,14 @@ class TemporalEnsembling(SemiSupervisedMethod):
         self.record_predictions(batch["index_u"], batch["probabilities_u"])
 
     def check_indices(self, index_u):
-        message = (f"index_u must be in [0, num_unlabelled={self.num_unlabelled}): build the model with the size of "
-                   "the unlabelled set and index it from 0")
-        checks = [tf.debugging.assert_non_negative(index_u, message=message),
-                  tf.debugging.assert_less(index_u, self.num_unlabelled, message=message)]
+        message = (
+            f"index_u must be in [0, num_unlabelled={self.num_unlabelled}): build the model with the size of "
+            "the unlabelled set and index it from 0"
+        )
+        checks = [
+            tf.debugging.assert_non_negative(index_u, message=message),
+            tf.debugging.assert_less(index_u, self.num_unlabelled, message=message),
+        ]
         with tf.control_dependencies([check for check in checks if check is not None]):
             return tf.identity(index_u)
 
@@ -166,7 +194,9 @@ class TemporalEnsembling(SemiSupervisedMethod):
         """The once-per-epoch update of the ensemble and the targets."""
         alpha = self.ensemble_momentum
         epochs_done = self.epochs_done.value.assign_add(1)
-        ensemble = self.ensemble.value.assign(alpha * self.ensemble.value + (1.0 - alpha) * self.epoch_predictions.value)
+        ensemble = self.ensemble.value.assign(
+            alpha * self.ensemble.value + (1.0 - alpha) * self.epoch_predictions.value
+        )
         correction = 1.0 - tf.pow(alpha, tf.cast(epochs_done, tf.float32))
         self.targets.value.assign(ensemble / correction)
         self.samples_seen.value.assign(0)

@@ -102,11 +102,32 @@ class VAT(SemiSupervisedMethod):
     >>> probabilities = model.classify(x_test)
     """
 
-    def __init__(self, backbone, num_classes, epsilon=2.0, xi=1e-3, power_iterations=1, entropy_minimization=False,
-                 fixed_initial_direction=False, unsupervised_weight=1.0, rampup_steps=0, dropout=0.0, augmenter=None,
-                 seed=None, **kwargs):
-        super().__init__(backbone, num_classes, unsupervised_weight=unsupervised_weight, rampup_steps=rampup_steps,
-                         dropout=dropout, augmenter=augmenter, seed=seed, **kwargs)
+    def __init__(
+        self,
+        backbone,
+        num_classes,
+        epsilon=2.0,
+        xi=1e-3,
+        power_iterations=1,
+        entropy_minimization=False,
+        fixed_initial_direction=False,
+        unsupervised_weight=1.0,
+        rampup_steps=0,
+        dropout=0.0,
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            backbone,
+            num_classes,
+            unsupervised_weight=unsupervised_weight,
+            rampup_steps=rampup_steps,
+            dropout=dropout,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
         if epsilon < 0 or xi <= 0:
             raise ValueError(f"epsilon must be non-negative and xi positive, got epsilon={epsilon}, xi={xi}")
         if int(power_iterations) < 1:
@@ -135,9 +156,14 @@ class VAT(SemiSupervisedMethod):
         """`r_adv` of float pixel `images` (in pixel units: 255 times
         `epsilon` in norm); `clean_logits` are `lds_logits(images, training)`."""
         return virtual_adversarial_perturbation(
-            lambda x: self.lds_logits(x, training), images, clean_logits, xi=self.xi * PIXEL_SCALE,
-            eps=self.epsilon * PIXEL_SCALE, power_iterations=self.power_iterations,
-            seed_generator=self.seed_generator, initial_direction=self.initial_direction(images),
+            lambda x: self.lds_logits(x, training),
+            images,
+            clean_logits,
+            xi=self.xi * PIXEL_SCALE,
+            eps=self.epsilon * PIXEL_SCALE,
+            power_iterations=self.power_iterations,
+            seed_generator=self.seed_generator,
+            initial_direction=self.initial_direction(images),
         )
 
     def lds_loss(self, images, clean_logits, training=False):
@@ -170,11 +196,13 @@ class VAT(SemiSupervisedMethod):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "epsilon": self.epsilon,
-            "xi": self.xi,
-            "power_iterations": self.power_iterations,
-            "entropy_minimization": self.entropy_minimization,
-            "fixed_initial_direction": self.fixed_initial_direction,
-        })
+        config.update(
+            {
+                "epsilon": self.epsilon,
+                "xi": self.xi,
+                "power_iterations": self.power_iterations,
+                "entropy_minimization": self.entropy_minimization,
+                "fixed_initial_direction": self.fixed_initial_direction,
+            }
+        )
         return config

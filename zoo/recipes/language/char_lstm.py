@@ -52,8 +52,9 @@ def evaluate(model, corpus, model_dir):
 
     held_out = char_sequences(documents_text(corpus.test_documents), model.vocabulary, EVALUATION_SEQUENCE_LENGTH)
     total, count = negative_log_likelihood(model, held_out)
-    unigram = unigram_perplexity(char_ids(documents_text(corpus.train_documents), model.vocabulary), held_out[1],
-                                 model.vocabulary)
+    unigram = unigram_perplexity(
+        char_ids(documents_text(corpus.train_documents), model.vocabulary), held_out[1], model.vocabulary
+    )
     results = {
         "perplexity": math.exp(total / count),
         "bits_per_char": total / count / math.log(2.0),

@@ -13,7 +13,7 @@ def build(config, corpus, model_dir):
     `NeuralLanguageModel`, and shuffled batches of its n-gram windows, with
     the held-out windows as validation data."""
     import keras_ssl
-    from keras_ssl.data import language_model_batches, word_ngram_windows, build_word_vocabulary
+    from keras_ssl.data import build_word_vocabulary, language_model_batches, word_ngram_windows
     from zoo.recipes.base import build_optimizer
 
     train_sentences = corpus.words("train")

@@ -5,15 +5,51 @@ import json
 import os
 
 from zoo.configs.word2vec import get_config
+
 # Words for the map: a few groups the vectors should keep apart.
 PLOT_WORDS = (
-    "dog", "cat", "horse", "bird", "fish", "cow",
-    "red", "blue", "green", "yellow", "black", "white",
-    "one", "two", "three", "four", "five", "ten",
-    "france", "germany", "italy", "spain", "china", "japan",
-    "run", "walk", "swim", "fly", "jump", "move",
-    "water", "wine", "milk", "bread", "meat", "fruit",
-    "function", "string", "list", "class", "module", "object",
+    "dog",
+    "cat",
+    "horse",
+    "bird",
+    "fish",
+    "cow",
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "black",
+    "white",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "ten",
+    "france",
+    "germany",
+    "italy",
+    "spain",
+    "china",
+    "japan",
+    "run",
+    "walk",
+    "swim",
+    "fly",
+    "jump",
+    "move",
+    "water",
+    "wine",
+    "milk",
+    "bread",
+    "meat",
+    "fruit",
+    "function",
+    "string",
+    "list",
+    "class",
+    "module",
+    "object",
 )
 
 
@@ -26,9 +62,18 @@ def _dataset(config, corpus_sentences, vocabulary, seed, shuffle=True, epochs=No
     # `epochs`: how often the dataset is iterated (no epoch beyond it is
     # drawn ahead; a resumed run reads fewer, which costs only those draws).
     ids, sentence_ids = vocabulary.encode(corpus_sentences)
-    return word2vec_dataset(ids, sentence_ids, vocabulary.counts, config["model"].get("architecture", "skip_gram"),
-                            window=config["window"], sample=config["sample"], batch_size=config["batch_size"],
-                            seed=seed, shuffle=shuffle, epochs=epochs)
+    return word2vec_dataset(
+        ids,
+        sentence_ids,
+        vocabulary.counts,
+        config["model"].get("architecture", "skip_gram"),
+        window=config["window"],
+        sample=config["sample"],
+        batch_size=config["batch_size"],
+        seed=seed,
+        shuffle=shuffle,
+        epochs=epochs,
+    )
 
 
 def build(config, corpus, model_dir):
@@ -56,17 +101,21 @@ def build(config, corpus, model_dir):
     optimizer = dict(config["optimizer"])
     optimizer_cls = getattr(keras.optimizers, optimizer.pop("class"))
     learning_rate = keras.optimizers.schedules.PolynomialDecay(
-        optimizer.pop("learning_rate"), decay_steps=config["epochs"] * len(data),
+        optimizer.pop("learning_rate"),
+        decay_steps=config["epochs"] * len(data),
         end_learning_rate=optimizer.pop("end_learning_rate", 1e-4),
     )
-    model.compile(optimizer=optimizer_cls(learning_rate=learning_rate, **optimizer),
-                  steps_per_execution=config.get("steps_per_execution", 1))
+    model.compile(
+        optimizer=optimizer_cls(learning_rate=learning_rate, **optimizer),
+        steps_per_execution=config.get("steps_per_execution", 1),
+    )
     fit_kwargs = {}
     test_sentences = corpus.words("test")
     if test_sentences:
         try:
-            fit_kwargs["validation_data"] = _dataset(config, test_sentences, vocabulary, config["seed"] + 1,
-                                                     shuffle=False, epochs=config["epochs"])
+            fit_kwargs["validation_data"] = _dataset(
+                config, test_sentences, vocabulary, config["seed"] + 1, shuffle=False, epochs=config["epochs"]
+            )
         except ValueError:  # No held-out example (a tiny test split).
             pass
     return model, data, fit_kwargs
@@ -98,15 +147,21 @@ def evaluate(model, corpus, model_dir):
                 config.update(json.load(f))
         config["model"] = {"architecture": model.architecture}
         try:
-            data = _dataset(config, test_sentences, WordVocabulary(vocabulary, model.counts), 1, shuffle=False,
-                            epochs=1)
+            data = _dataset(
+                config, test_sentences, WordVocabulary(vocabulary, model.counts), 1, shuffle=False, epochs=1
+            )
             results["held_out_loss"] = float(model.evaluate(data, verbose=0))
         except ValueError:
             pass
     os.makedirs(model_dir, exist_ok=True)
     try:
-        plot_words(vectors, vocabulary, PLOT_WORDS, os.path.join(model_dir, "words.png"),
-                   title=f"word2vec ({model.architecture}) on {corpus.name}: PCA of unit vectors")
+        plot_words(
+            vectors,
+            vocabulary,
+            PLOT_WORDS,
+            os.path.join(model_dir, "words.png"),
+            title=f"word2vec ({model.architecture}) on {corpus.name}: PCA of unit vectors",
+        )
     except ValueError:  # Fewer than 3 of the words in the vocabulary.
         pass
     # Frequent words (ranks 50-70, past the function words) and probes.
