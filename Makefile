@@ -37,7 +37,8 @@ data:
 demo: setup
 	$(PY) -m zoo.demo --model_dir=runs/demo --export_base=serving/simclr
 
-# Ruff (configured in pyproject.toml): pyflakes' checks and syntax errors.
+# Ruff (configured in pyproject.toml): the formatter's check, then pyflakes' checks,
+# syntax errors and import order. `make format` applies the formatter and the import order.
 lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
