@@ -246,3 +246,25 @@ class TestDensityBase(TestCase):
             model.log_likelihood(np.full((1, 2, 2, 1), 0.5, "float32"))
         with pytest.raises(ValueError, match=r"expects binary images of shape \[batch, 2, 2, 1\]"):
             model.log_likelihood(np.zeros((1, 3, 3, 1), "float32"))
+
+
+class TestDensitySampling(TestCase):
+    def test_samples_follow_an_independent_model(self):
+        model = Independent((2, 2, 1))
+        model.bias.assign(np.array([-20.0, 20.0, 0.0, 20.0], "float32").reshape(2, 2, 1))
+        samples = model.sample(400, seed=1)
+        assert samples.shape == (400, 2, 2, 1) and samples.dtype == np.uint8
+        np.testing.assert_array_equal(samples[:, 0, 0, 0], 0)
+        np.testing.assert_array_equal(samples[:, 0, 1, 0], 1)
+        assert 0.4 < samples[:, 1, 0, 0].mean() < 0.6
+        np.testing.assert_array_equal(model.sample(5, seed=3), model.sample(5, seed=3))
+
+    def test_completion_keeps_the_given_rows(self):
+        model = Independent((3, 2, 1))
+        model.bias.assign(np.full((3, 2, 1), 20.0, "float32"))  # Every drawn pixel is 1.
+        images = np.zeros((4, 3, 2, 1), "uint8")
+        completed = model.complete(images, rows=1)
+        np.testing.assert_array_equal(completed[:, 0], 0)
+        np.testing.assert_array_equal(completed[:, 1:], 1)
+        with pytest.raises(ValueError, match="rows must be in"):
+            model.complete(images, rows=4)

@@ -10,6 +10,7 @@ from keras_ssl.data.bert_inputs import (
     materialize_batches,
     save_vocabulary,
 )
+from keras_ssl.data.binarize import binarize
 from keras_ssl.data.image_dataset import ImageDataset
 from keras_ssl.data.language_model_data import (
     UNKNOWN_CHAR,
@@ -64,6 +65,7 @@ from keras_ssl.data.word_vocabulary import WordVocabulary
 from keras_ssl.data.wordnet_lexnames import TextClassificationData, wordnet_gloss_classification
 
 __all__ = [
+    "binarize",
     "BERT_RESERVED_TOKENS",
     "IS_NEXT",
     "NOT_NEXT",
