@@ -26,8 +26,12 @@ def export_encoder(model, export_base, metadata=None, version=None):
     `serving_default` signature takes `images`, uint8 `[batch, H, W, C]` raw
     pixels, and returns `embedding`, float32 `[batch, D]`; a model with a
     `classify(images)` method (float32 pixels to class probabilities) also
-    returns `probabilities`. The SavedModel loads with `tf.saved_model.load`
-    alone, without keras or keras_ssl.
+    returns `probabilities`. A density model (with `log_likelihood` and
+    `serving_inputs`, e.g. NADE) gets the raw pixels binarised by its
+    `serving_inputs` and a second signature, `log_prob`: uint8 `images` to
+    float32 `log_prob` `[batch]`, the exact log-likelihood in nats (an
+    anomaly score). The SavedModel loads with `tf.saved_model.load` alone,
+    without keras or keras_ssl.
 
     Args:
         model: keras.Model. A keras_ssl `Method` (its `encoder` is exported)
@@ -56,21 +60,30 @@ def export_encoder(model, export_base, metadata=None, version=None):
         raise ValueError(f"export needs images of shape (height, width, channels), got {image_shape}")
     version, path = next_version_path(export_base, version)
     classify = getattr(model, "classify", None)
+    serving_inputs = getattr(model, "serving_inputs", None) or (lambda pixels: pixels)
+    negative_log_likelihood = getattr(model, "negative_log_likelihood", None)
 
     def serve(images):
         # A loaded signature checks dtype but not shape: check it in the graph.
         images = tf.ensure_shape(images, [None, *image_shape])
-        pixels = tf.cast(images, "float32")
+        pixels = serving_inputs(tf.cast(images, "float32"))
         outputs = {"embedding": tf.cast(encoder(pixels, training=False), "float32")}
         if classify is not None:
             outputs["probabilities"] = tf.cast(classify(pixels), "float32")
         return outputs
 
+    def serve_log_prob(images):
+        images = tf.ensure_shape(images, [None, *image_shape])
+        pixels = serving_inputs(tf.cast(images, "float32"))
+        return {"log_prob": -tf.cast(negative_log_likelihood(pixels, training=False), "float32")}
+
     def write(tmp):
         archive = keras.export.ExportArchive()
-        archive.track(model if classify is not None else encoder)
+        archive.track(model if classify is not None or negative_log_likelihood is not None else encoder)
         spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
         endpoint = archive.add_endpoint("serving_default", serve, input_signature=[spec])
+        if negative_log_likelihood is not None:
+            archive.add_endpoint("log_prob", serve_log_prob, input_signature=[spec])
         archive.write_out(tmp, verbose=False)
         output_specs = endpoint.get_concrete_function().structured_outputs
         info = {
@@ -81,6 +94,17 @@ def export_encoder(model, export_base, metadata=None, version=None):
                 name: {"dtype": "float32", "shape": list(t.shape), "dim": t.shape[-1]}
                 for name, t in output_specs.items()
             },
+            **(
+                {
+                    "log_prob": {
+                        "signature": "log_prob",
+                        "inputs": "images (raw pixels, binarised at 128)",
+                        "outputs": {"log_prob": "float32 [batch], nats per image"},
+                    }
+                }
+                if negative_log_likelihood is not None
+                else {}
+            ),
             "keras_version": keras.__version__,
             **base_metadata(version),
             **(metadata or {}),

@@ -13,7 +13,7 @@ from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.methods.autoencoding import DenoisingAutoencoder, StackedDenoisingAutoencoder
 from keras_ssl.methods.base import Method
 from keras_ssl.methods.contrastive import ContrastiveMethod, SimCLR
-from keras_ssl.methods.density import DensityMethod
+from keras_ssl.methods.density import FVSBN, NADE, DensityMethod, PixelCNN
 from keras_ssl.methods.images import ImageMethod
 from keras_ssl.methods.language import (
     BertPretraining,
@@ -54,6 +54,9 @@ __all__ = [
     "Colorization",
     "ContrastiveMethod",
     "DensityMethod",
+    "FVSBN",
+    "NADE",
+    "PixelCNN",
     "DenoisingAutoencoder",
     "CharLSTMLanguageModel",
     "EntropyMinimization",

@@ -24,7 +24,8 @@ class DensityMethod(Method):
       over this replica's images; the logs also give `bits_per_dim`
       (the NLL over the number of pixels and ln 2).
     - `log_likelihood(images)`: the exact log-probability (nats) of each
-      image.
+      image; `export.saved_model` serves it as the `log_prob` signature (raw
+      uint8 pixels in, binarised by `serving_inputs`).
     - `sample(n, seed)` draws images pixel by pixel in raster order, and
       `complete(images, rows)` keeps the top `rows` rows of images and draws
       the rest: one `logits` pass per drawn pixel (batched over the images),
@@ -86,6 +87,11 @@ class DensityMethod(Method):
         with tf.control_dependencies([check]):
             return tf.identity(images)
 
+    def serving_inputs(self, pixels):
+        """Raw float pixels in [0, 255] binarised at half the range, as the
+        exported signatures (`export.saved_model`) take them."""
+        return tf.cast(pixels >= 127.5, "float32")
+
     def unpack_batch(self, data):
         images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.prepare_images(images)
@@ -124,7 +130,9 @@ class DensityMethod(Method):
         it; uint8 NumPy."""
         if getattr(self, "_draw_function", None) is None:
             self._draw_function = tf.function(self._draw_from, reduce_retracing=True)
-        drawn = self._draw_function(tf.convert_to_tensor(images, "float32"), tf.constant(int(start)), tf.constant(int(seed)))
+        drawn = self._draw_function(
+            tf.convert_to_tensor(images, "float32"), tf.constant(int(start)), tf.constant(int(seed))
+        )
         return np.asarray(drawn).astype("uint8")
 
     def _draw_from(self, images, start, seed):
@@ -132,8 +140,10 @@ class DensityMethod(Method):
         flat = tf.reshape(images, [batch, self.num_dimensions])
 
         def body(i, flat):
-            logits = tf.reshape(tf.cast(self.logits(tf.reshape(flat, tf.shape(images)), training=False), "float32"),
-                                [batch, self.num_dimensions])
+            logits = tf.reshape(
+                tf.cast(self.logits(tf.reshape(flat, tf.shape(images)), training=False), "float32"),
+                [batch, self.num_dimensions],
+            )
             probability = tf.sigmoid(logits[:, i])
             uniform = tf.random.stateless_uniform([batch], seed=tf.stack([seed, i]))
             pixel = tf.cast(uniform < probability, "float32")
