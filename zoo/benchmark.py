@@ -19,7 +19,7 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-SUITE_MODULES = ("pretext", "word2vec", "bert")  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
+SUITE_MODULES = ("pretext", "word2vec", "bert", "density")  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
 flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised", *SUITE_MODULES], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
 flags.DEFINE_integer("epochs", None, "Pretraining epochs (default: the suite's budget).")
@@ -34,7 +34,7 @@ flags.DEFINE_bool(
 flags.DEFINE_integer("seed", 0, "Seed of the run and of the labelled subsets (simclr).")
 flags.DEFINE_list("seeds", ["0", "1"], "Seeds of the labelled subsets and runs (semi_supervised).")
 flags.DEFINE_list("num_labels", ["100", "1000"], "Label budgets (semi_supervised).")
-flags.DEFINE_list("methods", None, "Methods to run (semi_supervised, pretext; default all).")
+flags.DEFINE_list("methods", None, "Methods to run (semi_supervised, pretext, density; default all).")
 flags.DEFINE_integer("steps", None, "Training steps of every run (semi_supervised; default the suite's budget).")
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
@@ -359,7 +359,7 @@ def main(argv):
             import importlib
 
             module = importlib.import_module(f"zoo.benchmarks.{FLAGS.suite}")
-            kwargs = {"methods": FLAGS.methods} if FLAGS.suite == "pretext" else {}
+            kwargs = {"methods": FLAGS.methods} if FLAGS.suite in ("pretext", "density") else {}
             result = module.run(output_dir, quick=FLAGS.quick, **kwargs)
             markdown = module.markdown
         else:

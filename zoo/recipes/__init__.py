@@ -21,6 +21,7 @@ existing family only adds its config.
 """
 
 from zoo.recipes.base import Recipe
+from zoo.recipes.density import DensityRecipe
 from zoo.recipes.images import ImageRecipe
 from zoo.recipes.language import LanguageRecipe
 from zoo.recipes.semi_supervised import SemiSupervisedRecipe
@@ -31,6 +32,7 @@ RECIPES = {
     "autoencoding": ImageRecipe,
     "semi_supervised": SemiSupervisedRecipe,
     "language": LanguageRecipe,
+    "density": DensityRecipe,
 }
 
 
