@@ -103,6 +103,8 @@ def test_benchmark_writes_its_table(tmp_path):
     row = result["rows"]["FVSBN"]
     assert row["parameters"] == 784 * 784 + 784 and row["train_seconds"] > 0 and row["samples_per_second"] > 0
     assert "| independent pixels |" in table and "| FVSBN |" in table
+    for path in result["figures"].values():
+        assert os.path.getsize(path) > 500 and open(path, "rb").read(4) == b"\x89PNG"
     again = density.run(str(tmp_path), quick=True, methods=["fvsbn"])  # Finished: reused.
     assert again["rows"]["FVSBN"]["train_seconds"] == row["train_seconds"]
 

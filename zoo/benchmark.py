@@ -19,7 +19,12 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-SUITE_MODULES = ("pretext", "word2vec", "bert", "density")  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
+SUITE_MODULES = (
+    "pretext",
+    "word2vec",
+    "bert",
+    "density",
+)  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
 flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised", *SUITE_MODULES], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
 flags.DEFINE_integer("epochs", None, "Pretraining epochs (default: the suite's budget).")

@@ -7,9 +7,10 @@ Trains FVSBN, NADE, PixelCNN and the gated PixelCNN through `zoo.runs.train`
 the intensity range, and reports each model's test negative log-likelihood in
 nats per image and bits per dimension beside independent pixels (one
 Bernoulli per pixel with the training marginals: the floor to beat), with
-training time, parameter count and samples drawn per second. Sample grids
-and completions (`samples.png`, `completions.png`) are in each run
-directory. A finished run with the same config is reused.
+training time, parameter count and samples drawn per second; writes
+`samples.png` (draws of each model) and `completions.png` (the bottom half
+of test images drawn by each model). A finished run with the same config is
+reused.
 """
 
 import os
@@ -27,6 +28,7 @@ MODELS = (
 BUDGET = {"epochs": 2, "train_size": 10000, "test_size": 2000}
 QUICK_BUDGET = {"epochs": 1, "train_size": 1000, "test_size": 500}
 SAMPLES = 16
+FIGURE_IMAGES = 8
 
 
 def run(output_dir, quick=False, seed=0, methods=None):
@@ -44,7 +46,7 @@ def run(output_dir, quick=False, seed=0, methods=None):
         config = runs.resolve_config(method, "fashion_mnist", seed=seed)
         config.update({**changes, "epochs": budget["epochs"], "train_size": budget["train_size"]})
         binary = binarized(data, config)
-        run_dir = os.path.join(output_dir, "runs", name.replace(" ", "_").lower())
+        run_dir = os.path.join(output_dir, "runs", _run_name(name))
         result_path = os.path.join(run_dir, "benchmark_result.json")
         if os.path.exists(result_path) and runs.read_json(result_path)["config"] == {
             **config,
@@ -75,6 +77,7 @@ def run(output_dir, quick=False, seed=0, methods=None):
         print(f"{name}: test NLL {evaluation['test_nll_nats']:.2f} nats ({seconds:.0f} s)", flush=True)
     binary = binarized(data, {"seed": seed})
     baseline = independent_pixels_nll(binary.x_train, binary.x_test)
+    figures = _figures(output_dir, rows, binary.x_test[:FIGURE_IMAGES], seed)
     return {
         "suite": "density",
         "dataset": "fashion_mnist (binarised at 0.5)",
@@ -84,7 +87,32 @@ def run(output_dir, quick=False, seed=0, methods=None):
         "independent_pixels_nll_nats": baseline,
         "dimensions": int(np.prod(binary.image_shape)),
         "rows": {k: {n: v for n, v in r.items() if n != "config"} for k, r in rows.items()},
+        "figures": figures,
     }
+
+
+def _figures(output_dir, rows, test_images, seed):
+    """`samples.png` (one row of draws per model) and `completions.png` (test
+    images, then each model's draw of their bottom half)."""
+    from keras_ssl.evaluation import plot_image_grid
+    from zoo import runs
+
+    samples, completions = [], [test_images * 255]
+    for name in rows:
+        model, _ = runs.load_run(os.path.join(output_dir, "runs", _run_name(name)))
+        samples.append(model.sample(len(test_images), seed=seed) * 255)
+        completions.append(model.complete(test_images, rows=model.image_shape[0] // 2, seed=seed) * 255)
+    names = list(rows)
+    return {
+        "samples": plot_image_grid(samples, os.path.join(output_dir, "samples.png"), row_titles=names),
+        "completions": plot_image_grid(
+            completions, os.path.join(output_dir, "completions.png"), row_titles=["test image", *names]
+        ),
+    }
+
+
+def _run_name(name):
+    return name.replace(" ", "_").lower()
 
 
 def markdown(result):
