@@ -65,14 +65,20 @@ def test_flags_of_other_families_and_colour_data_are_refused(tmp_path):
         runs.load_data(config)
 
 
-def test_log_prob_signature_scores_out_of_distribution_images_lower(tmp_path):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """An FVSBN trained briefly on binarised Fashion-MNIST, exported."""
     fashion = load_fashion_mnist().subset(train_size=2000, test_size=500, seed=0)
-    train, test = binarize(fashion.x_train), binarize(fashion.x_test)
     keras.utils.set_random_seed(0)
     model = FVSBN(input_shape=(28, 28, 1), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(5e-3))
-    model.fit(train, batch_size=100, epochs=3, verbose=0)
-    path = export_encoder(model, str(tmp_path / "serving"), metadata={"method": "fvsbn"})
+    model.fit(binarize(fashion.x_train), batch_size=100, epochs=3, verbose=0)
+    path = export_encoder(model, str(tmp_path_factory.mktemp("serving")), metadata={"method": "fvsbn"})
+    return model, fashion, path
+
+
+def test_log_prob_signature_scores_out_of_distribution_images_lower(exported):
+    model, fashion, path = exported
     serving = tf.saved_model.load(path)
     raw = fashion.x_test[:64]  # Raw pixels in: the signature binarises at 128.
     log_prob = serving.signatures["log_prob"](images=tf.constant(raw))["log_prob"].numpy()
@@ -91,7 +97,47 @@ def test_log_prob_signature_scores_out_of_distribution_images_lower(tmp_path):
     digits = tf.image.resize(digits, (28, 28), method="nearest").numpy().astype("uint8")
     assert mean_log_prob(noise) < in_distribution - 100, (mean_log_prob(noise), in_distribution)
     assert mean_log_prob(digits) < in_distribution, (mean_log_prob(digits), in_distribution)
+    train, test = binarize(fashion.x_train), binarize(fashion.x_test)
     assert -model.log_likelihood(test).numpy().mean() < independent_pixels_nll(train, test)
+
+
+# The SavedModel stands on TensorFlow alone, as in TF Serving.
+LOG_PROB_WITHOUT_KERAS = """
+import sys
+sys.modules["keras"] = None
+sys.modules["keras_ssl"] = None
+import numpy as np
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["log_prob"]
+np.save(sys.argv[3], serve(images=tf.constant(np.load(sys.argv[2])))["log_prob"].numpy())
+"""
+
+
+@pytest.mark.subprocess
+def test_log_prob_loads_without_keras(exported, tmp_path):
+    model, fashion, path = exported
+    np.save(tmp_path / "images.npy", fashion.x_test[:32])
+    result = run_python(
+        ["-c", LOG_PROB_WITHOUT_KERAS, path, str(tmp_path / "images.npy"), str(tmp_path / "log_prob.npy")]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = model.log_likelihood(binarize(fashion.x_test[:32])).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "log_prob.npy"), expected, rtol=1e-4)
+
+
+def test_binarize_threshold_and_seeded_draws():
+    images = np.array([[0, 127, 128, 255]], "uint8")
+    np.testing.assert_array_equal(binarize(images), [[0, 0, 1, 1]])
+    np.testing.assert_array_equal(binarize(images, threshold=0.25), [[0, 1, 1, 1]])
+    grey = np.full((20000,), 64, "uint8")
+    drawn = binarize(grey, stochastic=True, seed=3)
+    assert drawn.dtype == np.uint8 and set(np.unique(drawn)) <= {0, 1}
+    assert abs(drawn.mean() - 64 / 255) < 0.01
+    np.testing.assert_array_equal(drawn, binarize(grey, stochastic=True, seed=3))
+    assert not np.array_equal(drawn, binarize(grey, stochastic=True, seed=4))
+    np.testing.assert_array_equal(binarize(np.array([0, 255]), stochastic=True), [0, 1])
+    with pytest.raises(ValueError, match="threshold must be in"):
+        binarize(images, threshold=1.5)
 
 
 def test_benchmark_writes_its_table(tmp_path):
