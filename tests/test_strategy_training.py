@@ -31,6 +31,7 @@ CASES = [
         "bert_pretraining",
         "neural_language_model",
         "char_lstm_language_model",
+        "instance_discrimination",
     )
 ] + ["tests.test_word2vec:build_cbow_dataset_for_strategy_test", "tests.test_memory_bank:build_for_strategy_test"]
 

@@ -43,6 +43,10 @@ def _num_unlabelled(cls, spec, config, info):
     return {**spec, "num_unlabelled": _needs(info, "num_unlabelled", cls)}
 
 
+def _num_examples(cls, spec, config, info):
+    return {**spec, "num_examples": _needs(info, "num_examples", cls)}
+
+
 def _ab_bins(cls, spec, config, info):
     """Colour bins (k-means of the training images' ab) unless given."""
     return cls.arguments_from_data(_needs(info, "images", cls), spec, seed=config.get("seed"))
@@ -52,6 +56,7 @@ DATA_ARGUMENTS = {
     "num_classes": _num_classes,
     "rampup_steps": _rampup_steps,
     "num_unlabelled": _num_unlabelled,
+    "num_examples": _num_examples,
     "ab_bins": _ab_bins,
 }
 
@@ -127,13 +132,18 @@ class ImageRecipe(Recipe):
         return config
 
     def training_data(self, config, dataset):
-        """`(batches, steps_per_epoch, info)`: raw image batches, and what
-        `build_method` may take from the data."""
+        """`(batches, steps_per_epoch, info)`: raw image batches (with each
+        image's index when the config says `with_indices`: a memory bank's
+        rows), and what `build_method` may take from the data."""
+        import numpy as np
+
         from keras_ssl.data import image_batches
 
-        batches = image_batches(dataset.x_train, config["batch_size"], seed=config["seed"])
+        indices = np.arange(len(dataset.x_train)) if config.get("with_indices") else None
+        batches = image_batches(dataset.x_train, config["batch_size"], labels=indices, seed=config["seed"])
         steps_per_epoch = len(dataset.x_train) // config["batch_size"]
-        return batches, steps_per_epoch, {"images": dataset.x_train, "steps_per_epoch": steps_per_epoch}
+        info = {"images": dataset.x_train, "steps_per_epoch": steps_per_epoch, "num_examples": len(dataset.x_train)}
+        return batches, steps_per_epoch, info
 
     def validation_data(self, config, dataset):
         return None

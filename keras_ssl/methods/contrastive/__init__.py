@@ -1,6 +1,7 @@
 """Contrastive methods: views of an image pulled together against other images."""
 
 from keras_ssl.methods.contrastive.base import ContrastiveMethod, contrast_accuracy
+from keras_ssl.methods.contrastive.instance_discrimination import InstanceDiscrimination
 from keras_ssl.methods.contrastive.simclr import SimCLR
 
-__all__ = ["ContrastiveMethod", "SimCLR", "contrast_accuracy"]
+__all__ = ["ContrastiveMethod", "InstanceDiscrimination", "SimCLR", "contrast_accuracy"]
