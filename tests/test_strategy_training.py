@@ -32,6 +32,7 @@ CASES = [
         "neural_language_model",
         "char_lstm_language_model",
         "instance_discrimination",
+        "moco",
     )
 ] + ["tests.test_word2vec:build_cbow_dataset_for_strategy_test", "tests.test_memory_bank:build_for_strategy_test"]
 
