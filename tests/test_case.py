@@ -64,6 +64,22 @@ class TestCase:
             np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
         return restored
 
+    def contrastive_digits_setup(self, seed=1):
+        """The contrastive learns-tests' shared start: the scikit-learn digits,
+        a ConvNet(32, 64) seeded with `seed`, the kNN accuracy of its
+        random-initialised copy, and SimCLR-style views for 8x8 digits (crops
+        of 0.5-1.0 of the image, no flip). Returns
+        `(data, backbone, random_accuracy, augmenter)`."""
+        from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
+        from keras_ssl.evaluation import random_init_copy
+
+        data = load_digits()
+        keras.utils.set_random_seed(seed)
+        backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
+        random_accuracy = self.representation_accuracy(random_init_copy(backbone, seed=seed), data)
+        augmenter = SimCLRAugmenter((8, 8, 1), crop_scale=(0.5, 1.0), flip=False, seed=seed)
+        return data, backbone, random_accuracy, augmenter
+
     def representation_accuracy(self, encoder, dataset, k=20):
         from keras_ssl.evaluation import extract_features, knn_accuracy
 

@@ -5,8 +5,6 @@ import tensorflow as tf
 
 from keras_ssl.augment import SimCLRAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.evaluation import random_init_copy
 from keras_ssl.methods.contrastive.moco import (
     MoCo,
     moco_info_nce,
@@ -185,11 +183,7 @@ class TestMoCoLearns(TestCase):
         # and 2: kNN accuracy 0.976 and 0.984 against 0.942 and 0.933 for
         # the random-initialised backbone (margins +0.033 and +0.051, error
         # ratios 0.42 and 0.23); ~10 s on 2 cores.
-        data = load_digits()
-        keras.utils.set_random_seed(1)
-        backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-        random_accuracy = self.representation_accuracy(random_init_copy(backbone, seed=1), data)
-        augmenter = SimCLRAugmenter((8, 8, 1), crop_scale=(0.5, 1.0), flip=False, seed=1)
+        data, backbone, random_accuracy, augmenter = self.contrastive_digits_setup(seed=1)
         model = MoCo(backbone, queue_size=1024, momentum=0.99, temperature=0.2, augmenter=augmenter, seed=1)
         model.compile(optimizer=keras.optimizers.Adam(2e-3))
         model.fit(data.x_train, batch_size=128, epochs=100, verbose=0)

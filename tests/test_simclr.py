@@ -5,8 +5,6 @@ import tensorflow as tf
 
 from keras_ssl.augment import SimCLRAugmenter
 from keras_ssl.backbones import ConvNet
-from keras_ssl.data import load_digits
-from keras_ssl.evaluation import random_init_copy
 from keras_ssl.methods import SimCLR
 from tests.test_case import TestCase
 
@@ -121,11 +119,7 @@ class TestSimCLRLearns(TestCase):
         # Real data: the scikit-learn handwritten digits (8x8). Over three
         # seeds of this setting SimCLR's kNN error was 2.0-2.7% against
         # 5.3-6.7% for the same backbone at random initialisation.
-        data = load_digits()
-        keras.utils.set_random_seed(1)
-        backbone = ConvNet(input_shape=(8, 8, 1), filters=(32, 64))
-        random_accuracy = self.representation_accuracy(random_init_copy(backbone, seed=1), data)
-        augmenter = SimCLRAugmenter((8, 8, 1), crop_scale=(0.5, 1.0), flip=False, seed=1)
+        data, backbone, random_accuracy, augmenter = self.contrastive_digits_setup(seed=1)
         model = SimCLR(backbone, augmenter=augmenter, seed=1)
         model.compile(optimizer=keras.optimizers.Adam(2e-3))
         model.fit(data.x_train, batch_size=128, epochs=50, verbose=0)
