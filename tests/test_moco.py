@@ -241,3 +241,29 @@ def test_shuffled_apply_on_two_replicas():
     # A fresh process: cpu:2 must be set up before TensorFlow runs an op.
     result = run_python(["-c", TWO_REPLICA_SHUFFLE], timeout=120)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_one_step_on_two_replicas_equals_one_replica(tmp_path):
+    # tests/workers/moco_step.py: the same global batch and starting weights,
+    # identity views and synchronised batch norm; loss, every weight, the
+    # key encoder's EMA and the queue (keys of both replicas, pointer) after
+    # the step must match.
+    worker = "tests/workers/moco_step.py"
+    single = run_python([worker, "--strategy=default", f"--output-dir={tmp_path / 'single'}"], timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    mirrored = run_python(
+        [worker, "--strategy=cpu:2", f"--output-dir={tmp_path / 'mirrored'}", f"--init-dir={tmp_path / 'single'}"],
+        timeout=600,
+    )
+    assert mirrored.returncode == 0, mirrored.stderr[-3000:]
+    with np.load(tmp_path / "single" / "MoCo.npz") as one, np.load(tmp_path / "mirrored" / "MoCo.npz") as two:
+        assert int(one["num_replicas"]) == 1 and int(two["num_replicas"]) == 2
+        np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-5)
+        names = list(one["names"])
+        for i, name in enumerate(names):
+            np.testing.assert_allclose(two[f"final_{i}"], one[f"final_{i}"], rtol=1e-5, atol=1e-5, err_msg=name)
+        queue = names.index("queue/keys")
+        assert not np.allclose(one[f"final_{queue}"], one[f"init_{queue}"])  # The step's keys went in.
+        assert int(one[f"final_{names.index('queue/pointer')}"]) == 8
