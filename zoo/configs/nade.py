@@ -13,20 +13,8 @@ bits per dimension beside independent pixels), `samples.png` and
 `completions.png` into the run directory.
 """
 
+from zoo.configs.density import density_config
+
 
 def get_config(quick=False):
-    config = {
-        "family": "density",
-        "model": {"class": "NADE", "hidden_units": 500},
-        "optimizer": {"class": "Adam", "learning_rate": 1e-3, "schedule": "cosine"},
-        "binarize_threshold": 0.5,
-        "stochastic_binarization": False,
-        "epochs": 20,
-        "batch_size": 100,
-        "train_size": None,
-        "seed": 0,
-    }
-    if quick:
-        config["epochs"] = 2
-        config["train_size"] = 10000
-    return config
+    return density_config({"class": "NADE", "hidden_units": 500}, quick)
