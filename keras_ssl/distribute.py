@@ -107,3 +107,28 @@ def cross_replica_concat(tensor):
     local = tf.shape(tensor)[0]
     replica_id = tf.cast(context.replica_id_in_sync_group, tf.int32)
     return gathered, replica_id * local
+
+
+def replica_rows_of_global_draw(draw, local_count):
+    """This replica's rows of a random draw made for the whole global batch.
+
+    Under a mirrored strategy every replica holds the same seed-generator
+    state, so a plain draw of `local_count` rows gives every replica the
+    same numbers, and a different draw than one replica taking the whole
+    batch. Here each replica draws `local_count * num_replicas` rows with
+    `draw(count)` and keeps its own slice (replica `r`: rows
+    `r * local_count` onwards), so a global batch gets the same draws on 1 or
+    N replicas (when the replicas' batches are equal in size) and replicas
+    get different ones. Outside a strategy it is `draw(local_count)`.
+
+    Example:
+
+    >>> noise = replica_rows_of_global_draw(
+    ...     lambda n: keras.random.randint((n, 16), 0, 100, seed=generator), batch_size)
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return draw(local_count)
+    rows = draw(local_count * context.num_replicas_in_sync)
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * local_count
+    return rows[start : start + local_count]

@@ -101,6 +101,29 @@ def run_python(args, timeout=600, env=None, **kwargs):
     )
 
 
+def one_step_on_one_and_two_replicas(case, tmp_path):
+    """Runs tests/workers/one_step.py for builder `case` ("module:function")
+    on one replica, then on two from the same starting weights; returns the
+    two `step.npz` contents as dicts `(one, two)`."""
+    worker = "tests/workers/one_step.py"
+    single, mirrored = tmp_path / "single", tmp_path / "mirrored"
+    result = run_python([worker, "--strategy=default", f"--output-dir={single}", case])
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_python([worker, "--strategy=cpu:2", f"--output-dir={mirrored}", f"--init-dir={single}", case])
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(single / "step.npz") as one, np.load(mirrored / "step.npz") as two:
+        one, two = dict(one), dict(two)
+    assert int(one["num_replicas"]) == 1 and int(two["num_replicas"]) == 2
+    return one, two
+
+
+def assert_same_step(one, two, rtol=1e-5, atol=1e-5):
+    """The loss and every weight after the step agree (`one_step_on_one_and_two_replicas`)."""
+    np.testing.assert_allclose(two["loss"], one["loss"], rtol=rtol)
+    for i, name in enumerate(one["names"]):
+        np.testing.assert_allclose(two[f"final_{i}"], one[f"final_{i}"], rtol=rtol, atol=atol, err_msg=name)
+
+
 def np_log_softmax(logits):
     """Log-softmax over the last axis, in float64."""
     logits = np.asarray(logits, "float64")

@@ -7,7 +7,7 @@ from keras_ssl.augment import SimCLRAugmenter
 from keras_ssl.backbones import ConvNet
 from keras_ssl.data import image_batches
 from keras_ssl.methods.contrastive.instance_discrimination import InstanceDiscrimination, nce_loss
-from tests.test_case import TestCase
+from tests.test_case import TestCase, assert_same_step, one_step_on_one_and_two_replicas
 
 NUM_EXAMPLES = 32
 
@@ -29,6 +29,20 @@ def build_for_strategy_test():
     model = tiny_model(identity=False)
     images = np.random.default_rng(0).integers(0, 256, (NUM_EXAMPLES, 16, 16, 1), dtype="uint8")
     return model, image_batches(images, 16, labels=np.arange(NUM_EXAMPLES, dtype="int32")), {}
+
+
+def build_for_step_test():
+    """tests/workers/one_step.py: identity views, synchronised batch norm, one global batch of 8."""
+    model = InstanceDiscrimination(
+        ConvNet(input_shape=(16, 16, 1), filters=(4, 8), synchronized_batch_norm=True),
+        num_examples=NUM_EXAMPLES,
+        embedding_dim=8,
+        num_negatives=16,
+        augmenter=keras.layers.Identity(),
+        seed=0,
+    )
+    images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 1), dtype="uint8")
+    return model, images, np.arange(3, 11, dtype="int32")
 
 
 @pytest.fixture
@@ -223,6 +237,20 @@ class TestInstanceDiscriminationLearns(TestCase):
         print(f"kNN accuracy: InstanceDiscrimination {accuracy:.3f}, random init {random_accuracy:.3f}")
         assert accuracy > random_accuracy + 0.01
         assert 1 - accuracy < 0.85 * (1 - random_accuracy)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_one_step_on_two_replicas_equals_one_replica(tmp_path):
+    # The same global batch and starting weights: the noise indices are drawn
+    # for the global batch and sliced per replica, Z is estimated over both
+    # replicas' samples, and each replica's rows reach both copies of the bank.
+    one, two = one_step_on_one_and_two_replicas("tests.test_instance_discrimination:build_for_step_test", tmp_path)
+    assert_same_step(one, two)
+    names = list(one["names"])
+    bank = one[f"final_{names.index('bank/bank')}"]
+    assert not np.allclose(bank[3:11], one[f"init_{names.index('bank/bank')}"][3:11])  # The batch's rows moved.
+    assert float(one[f"final_{names.index('instance_discrimination/normalizer')}"]) > 0
 
 
 def test_zoo_recipe_gives_the_bank_its_size_and_indices(tmp_path):

@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
-from keras_ssl.distribute import cross_replica_concat
+from keras_ssl.distribute import cross_replica_concat, replica_rows_of_global_draw
 from keras_ssl.layers.memory_bank import MemoryBank
 from keras_ssl.methods.contrastive.base import ContrastiveMethod, contrast_accuracy
 
@@ -226,8 +226,12 @@ class InstanceDiscrimination(ContrastiveMethod):
         (view,) = self.views(images, count=1)
         features = self.embed(view, training=training)
         count = tf.shape(indices)[0]
-        noise_indices = keras.random.randint(
-            (count, self.num_negatives), 0, self.num_examples, seed=self.seed_generator, dtype="int32"
+        # Drawn for the global batch and sliced: the same noise on 1 or N replicas.
+        noise_indices = replica_rows_of_global_draw(
+            lambda n: keras.random.randint(
+                (n, self.num_negatives), 0, self.num_examples, seed=self.seed_generator, dtype="int32"
+            ),
+            count,
         )
         # Memory rows are constants of the step: no gradient reaches the bank.
         positive_rows = tf.stop_gradient(self.bank(indices))
