@@ -12,7 +12,7 @@ from keras_ssl.methods.contrastive.moco import (
     shuffled_apply,
     unshuffle,
 )
-from tests.test_case import TestCase, np_cross_entropy, run_python
+from tests.test_case import TestCase, assert_same_step, np_cross_entropy, one_step_on_one_and_two_replicas, run_python
 
 
 def tiny_moco(seed=0, identity=False, **kwargs):
@@ -31,6 +31,21 @@ def build_for_strategy_test():
     model = tiny_moco()
     images = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 1), dtype="uint8")
     return model, images, {"batch_size": 16}
+
+
+def build_for_step_test():
+    """tests/workers/one_step.py: identity views, synchronised batch norm, one global batch of 8."""
+    model = MoCo(
+        ConvNet(input_shape=(16, 16, 1), filters=(4, 8), synchronized_batch_norm=True),
+        projection_dim=8,
+        queue_size=32,
+        momentum=0.9,
+        temperature=0.2,
+        augmenter=keras.layers.Identity(),
+        seed=0,
+    )
+    images = np.random.default_rng(0).integers(0, 256, size=(8, 16, 16, 1), dtype="uint8")
+    return model, images, None
 
 
 @pytest.fixture
@@ -246,24 +261,13 @@ def test_shuffled_apply_on_two_replicas():
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_one_step_on_two_replicas_equals_one_replica(tmp_path):
-    # tests/workers/moco_step.py: the same global batch and starting weights,
+    # tests/workers/one_step.py: the same global batch and starting weights,
     # identity views and synchronised batch norm; loss, every weight, the
     # key encoder's EMA and the queue (keys of both replicas, pointer) after
     # the step must match.
-    worker = "tests/workers/moco_step.py"
-    single = run_python([worker, "--strategy=default", f"--output-dir={tmp_path / 'single'}"], timeout=600)
-    assert single.returncode == 0, single.stderr[-3000:]
-    mirrored = run_python(
-        [worker, "--strategy=cpu:2", f"--output-dir={tmp_path / 'mirrored'}", f"--init-dir={tmp_path / 'single'}"],
-        timeout=600,
-    )
-    assert mirrored.returncode == 0, mirrored.stderr[-3000:]
-    with np.load(tmp_path / "single" / "MoCo.npz") as one, np.load(tmp_path / "mirrored" / "MoCo.npz") as two:
-        assert int(one["num_replicas"]) == 1 and int(two["num_replicas"]) == 2
-        np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-5)
-        names = list(one["names"])
-        for i, name in enumerate(names):
-            np.testing.assert_allclose(two[f"final_{i}"], one[f"final_{i}"], rtol=1e-5, atol=1e-5, err_msg=name)
-        queue = names.index("queue/keys")
-        assert not np.allclose(one[f"final_{queue}"], one[f"init_{queue}"])  # The step's keys went in.
-        assert int(one[f"final_{names.index('queue/pointer')}"]) == 8
+    one, two = one_step_on_one_and_two_replicas("tests.test_moco:build_for_step_test", tmp_path)
+    assert_same_step(one, two)
+    names = list(one["names"])
+    queue = names.index("queue/keys")
+    assert not np.allclose(one[f"final_{queue}"], one[f"init_{queue}"])  # The step's keys went in.
+    assert int(one[f"final_{names.index('queue/pointer')}"]) == 8
