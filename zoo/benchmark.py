@@ -5,6 +5,8 @@
     python -m zoo.benchmark --suite=pretext --output_dir=benchmarks/pretext
     python -m zoo.benchmark --suite=word2vec --output_dir=benchmarks/word2vec
     python -m zoo.benchmark --suite=bert --output_dir=benchmarks/bert
+    python -m zoo.benchmark --suite=density --output_dir=benchmarks/density
+    python -m zoo.benchmark --suite=contrastive --output_dir=benchmarks/contrastive
 
 Writes `results.json` and `results.md` (a Markdown table) into output_dir.
 Speed is a ratio of two throughputs measured in the same process, step for
@@ -26,6 +28,7 @@ SUITE_MODULES = (
     "word2vec",
     "bert",
     "density",
+    "contrastive",
 )  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
 flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised", *SUITE_MODULES], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
@@ -41,7 +44,8 @@ flags.DEFINE_bool(
 flags.DEFINE_integer("seed", 0, "Seed of the run and of the labelled subsets (simclr).")
 flags.DEFINE_list("seeds", ["0", "1"], "Seeds of the labelled subsets and runs (semi_supervised).")
 flags.DEFINE_list("num_labels", ["100", "1000"], "Label budgets (semi_supervised).")
-flags.DEFINE_list("methods", None, "Methods to run (semi_supervised, pretext, density; default all).")
+flags.DEFINE_list("methods", None, "Methods to run (semi_supervised, pretext, density, contrastive; default all).")
+flags.DEFINE_float("budget_minutes", None, "Training minutes of each method (contrastive; default the suite's).")
 flags.DEFINE_integer("steps", None, "Training steps of every run (semi_supervised; default the suite's budget).")
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
@@ -279,6 +283,18 @@ def simclr_markdown(result):
     return "\n".join(lines) + "\n"
 
 
+def cpu_model():
+    """The CPU's model name (as `lscpu` prints it), else the architecture."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def main(argv):
     del argv
     from zoo.errors import exit_on_user_error
@@ -298,7 +314,9 @@ def main(argv):
             import importlib
 
             module = importlib.import_module(f"zoo.benchmarks.{FLAGS.suite}")
-            kwargs = {"methods": FLAGS.methods} if FLAGS.suite in ("pretext", "density") else {}
+            kwargs = {"methods": FLAGS.methods} if FLAGS.suite in ("pretext", "density", "contrastive") else {}
+            if FLAGS.suite == "contrastive":
+                kwargs["budget_minutes"] = FLAGS.budget_minutes
             result = module.run(output_dir, quick=FLAGS.quick, **kwargs)
             markdown = module.markdown
         else:
@@ -311,7 +329,7 @@ def main(argv):
                 FLAGS.quick,
             )
             markdown = semi_supervised_markdown
-        result["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, " + (
+        result["machine"] = f"{cpu_model()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, " + (
             "GPU" if tf.config.list_physical_devices("GPU") else "no GPU"
         )
         write_json_atomic(os.path.join(output_dir, "results.json"), result)
