@@ -33,6 +33,7 @@ CASES = [
         "char_lstm_language_model",
         "instance_discrimination",
         "moco",
+        "noise_as_targets",
     )
 ] + ["tests.test_word2vec:build_cbow_dataset_for_strategy_test", "tests.test_memory_bank:build_for_strategy_test"]
 

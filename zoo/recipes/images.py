@@ -39,6 +39,10 @@ def _rampup_steps(cls, spec, config, info):
     return {**spec, "rampup_steps": int(config["rampup_epochs"] * _needs(info, "steps_per_epoch", cls))}
 
 
+def _steps_per_epoch(cls, spec, config, info):
+    return {**spec, "steps_per_epoch": _needs(info, "steps_per_epoch", cls)}
+
+
 def _num_unlabelled(cls, spec, config, info):
     return {**spec, "num_unlabelled": _needs(info, "num_unlabelled", cls)}
 
@@ -55,6 +59,7 @@ def _ab_bins(cls, spec, config, info):
 DATA_ARGUMENTS = {
     "num_classes": _num_classes,
     "rampup_steps": _rampup_steps,
+    "steps_per_epoch": _steps_per_epoch,
     "num_unlabelled": _num_unlabelled,
     "num_examples": _num_examples,
     "ab_bins": _ab_bins,

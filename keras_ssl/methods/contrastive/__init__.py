@@ -3,6 +3,7 @@
 from keras_ssl.methods.contrastive.base import ContrastiveMethod, contrast_accuracy
 from keras_ssl.methods.contrastive.instance_discrimination import InstanceDiscrimination
 from keras_ssl.methods.contrastive.moco import MoCo
+from keras_ssl.methods.contrastive.noise_as_targets import NoiseAsTargets
 from keras_ssl.methods.contrastive.simclr import SimCLR
 
-__all__ = ["ContrastiveMethod", "InstanceDiscrimination", "MoCo", "SimCLR", "contrast_accuracy"]
+__all__ = ["ContrastiveMethod", "InstanceDiscrimination", "MoCo", "NoiseAsTargets", "SimCLR", "contrast_accuracy"]
