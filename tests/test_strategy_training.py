@@ -34,6 +34,7 @@ CASES = [
         "instance_discrimination",
         "moco",
         "noise_as_targets",
+        "cpc",
     )
 ] + ["tests.test_word2vec:build_cbow_dataset_for_strategy_test", "tests.test_memory_bank:build_for_strategy_test"]
 

@@ -16,7 +16,9 @@ EMBEDDING_IMAGES = 3000
 def build_backbone(config, image_shape):
     """The backbone of `config["backbone"]` for images of `image_shape`; an
     `input_channels` entry overrides the channel count (a backbone that
-    sees part of the channels, e.g. the L of Lab)."""
+    sees part of the channels, e.g. the L of Lab), and `"backbone_input":
+    "patch"` builds it for the model's square `patch_size` patches (a
+    patch encoder, e.g. CPC's)."""
     import keras_ssl
 
     spec = dict(config["backbone"])
@@ -24,6 +26,11 @@ def build_backbone(config, image_shape):
     channels = spec.pop("input_channels", None)
     if channels is not None:
         image_shape = (*tuple(image_shape)[:2], int(channels))
+    if config.get("backbone_input", "image") == "patch":
+        size = int(config["model"]["patch_size"])
+        image_shape = (size, size, tuple(image_shape)[-1])
+    elif config.get("backbone_input", "image") != "image":
+        raise RunError(f"backbone_input is {config['backbone_input']!r}: use 'image' or 'patch'")
     return cls(input_shape=tuple(image_shape), **spec)
 
 
@@ -43,6 +50,11 @@ def _steps_per_epoch(cls, spec, config, info):
     return {**spec, "steps_per_epoch": _needs(info, "steps_per_epoch", cls)}
 
 
+def _image_shape(cls, spec, config, info):
+    """The full image shape, for a method whose backbone sees patches."""
+    return {**spec, "image_shape": tuple(_needs(info, "images", cls).shape[1:])}
+
+
 def _num_unlabelled(cls, spec, config, info):
     return {**spec, "num_unlabelled": _needs(info, "num_unlabelled", cls)}
 
@@ -60,6 +72,7 @@ DATA_ARGUMENTS = {
     "num_classes": _num_classes,
     "rampup_steps": _rampup_steps,
     "steps_per_epoch": _steps_per_epoch,
+    "image_shape": _image_shape,
     "num_unlabelled": _num_unlabelled,
     "num_examples": _num_examples,
     "ab_bins": _ab_bins,
