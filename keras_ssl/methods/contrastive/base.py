@@ -1,6 +1,7 @@
 """The contrastive family's base: augmented views, a projection head and the
 accuracy of picking the positive."""
 
+import keras
 import tensorflow as tf
 
 from keras_ssl.layers.projection_head import ProjectionHead
@@ -38,3 +39,41 @@ class ContrastiveMethod(ImageMethod):
         )
         head.build(self.backbone.output_shape)
         return head
+
+    # --- per-image state ------------------------------------------------
+    def unpack_indexed_batch(self, data):
+        """`{"images", "indices"}` from a batch of `(images, indices)`, for
+        methods that keep one row of state per training image (a memory
+        bank, a target, a cluster): checked float images and each image's
+        int32 index in `[0, self.num_examples)`. Missing, non-integer,
+        wrongly shaped or (when the batch runs) out-of-range indices fail
+        with one line saying how to fix them."""
+        name = type(self).__name__
+        images, indices, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if indices is None:
+            raise ValueError(
+                f"{name} needs each image's index: fit on (images, indices) batches, e.g. "
+                "keras_ssl.data.image_batches(x, batch_size, labels=np.arange(len(x)))"
+            )
+        indices = tf.convert_to_tensor(indices)
+        if not indices.dtype.is_integer:
+            raise ValueError(
+                f"{name} takes int indices in [0, num_examples={self.num_examples}), got dtype {indices.dtype.name}"
+            )
+        rank = indices.shape.rank
+        if rank is not None and not (rank == 1 or (rank == 2 and indices.shape[1] == 1)):
+            raise ValueError(f"{name} takes indices of shape [batch], got shape {tuple(indices.shape)}")
+        images = self.prepare_images(images)
+        if images.shape[0] is not None and indices.shape[0] is not None and images.shape[0] != indices.shape[0]:
+            raise ValueError(f"{name} got {images.shape[0]} images but {indices.shape[0]} indices")
+        indices = tf.reshape(tf.cast(indices, tf.int32), [-1])
+        message = (
+            f"{name} indices must be in [0, num_examples={self.num_examples}): build the model with the size of "
+            "the training set and index it from 0"
+        )
+        checks = [
+            tf.debugging.assert_non_negative(indices, message=message),
+            tf.debugging.assert_less(indices, self.num_examples, message=message),
+        ]
+        with tf.control_dependencies([check for check in checks if check is not None]):
+            return {"images": images, "indices": tf.identity(indices)}

@@ -244,37 +244,7 @@ class NoiseAsTargets(ContrastiveMethod):
 
     # --- data ----------------------------------------------------------
     def unpack_batch(self, data):
-        name = type(self).__name__
-        images, indices, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if indices is None:
-            raise ValueError(
-                f"{name} needs each image's index: fit on (images, indices) batches, e.g. "
-                "keras_ssl.data.image_batches(x, batch_size, labels=np.arange(len(x)))"
-            )
-        indices = tf.convert_to_tensor(indices)
-        if not indices.dtype.is_integer:
-            raise ValueError(
-                f"{name} takes int indices in [0, num_examples={self.num_examples}), got dtype {indices.dtype.name}"
-            )
-        rank = indices.shape.rank
-        if rank is not None and not (rank == 1 or (rank == 2 and indices.shape[1] == 1)):
-            raise ValueError(f"{name} takes indices of shape [batch], got shape {tuple(indices.shape)}")
-        images = self.prepare_images(images)
-        if images.shape[0] is not None and indices.shape[0] is not None and images.shape[0] != indices.shape[0]:
-            raise ValueError(f"{name} got {images.shape[0]} images but {indices.shape[0]} indices")
-        return {"images": images, "indices": self.check_indices(tf.reshape(tf.cast(indices, tf.int32), [-1]))}
-
-    def check_indices(self, indices):
-        message = (
-            f"{type(self).__name__} indices must be in [0, num_examples={self.num_examples}): build the model with "
-            "the size of the training set and index it from 0"
-        )
-        checks = [
-            tf.debugging.assert_non_negative(indices, message=message),
-            tf.debugging.assert_less(indices, self.num_examples, message=message),
-        ]
-        with tf.control_dependencies([check for check in checks if check is not None]):
-            return tf.identity(indices)
+        return self.unpack_indexed_batch(data)
 
     # --- training ------------------------------------------------------
     def embed(self, images, training=False):
