@@ -35,6 +35,7 @@ CASES = [
         "moco",
         "noise_as_targets",
         "cpc",
+        "deep_infomax",
     )
 ] + ["tests.test_word2vec:build_cbow_dataset_for_strategy_test", "tests.test_memory_bank:build_for_strategy_test"]
 

@@ -12,7 +12,15 @@ from keras_ssl.evaluation.image_grids import plot_colorizations, plot_denoising_
 from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.methods.autoencoding import DenoisingAutoencoder, StackedDenoisingAutoencoder
 from keras_ssl.methods.base import Method
-from keras_ssl.methods.contrastive import CPC, ContrastiveMethod, InstanceDiscrimination, MoCo, NoiseAsTargets, SimCLR
+from keras_ssl.methods.contrastive import (
+    CPC,
+    ContrastiveMethod,
+    DeepInfoMax,
+    InstanceDiscrimination,
+    MoCo,
+    NoiseAsTargets,
+    SimCLR,
+)
 from keras_ssl.methods.density import FVSBN, NADE, DensityMethod, PixelCNN
 from keras_ssl.methods.images import ImageMethod
 from keras_ssl.methods.language import (
@@ -68,6 +76,7 @@ __all__ = [
     "MixMatch",
     "MoCo",
     "CPC",
+    "DeepInfoMax",
     "NoiseAsTargets",
     "NeuralLanguageModel",
     "PiModel",

@@ -2,6 +2,7 @@
 
 from keras_ssl.methods.contrastive.base import ContrastiveMethod, contrast_accuracy
 from keras_ssl.methods.contrastive.cpc import CPC
+from keras_ssl.methods.contrastive.deep_infomax import DeepInfoMax
 from keras_ssl.methods.contrastive.instance_discrimination import InstanceDiscrimination
 from keras_ssl.methods.contrastive.moco import MoCo
 from keras_ssl.methods.contrastive.noise_as_targets import NoiseAsTargets
@@ -10,6 +11,7 @@ from keras_ssl.methods.contrastive.simclr import SimCLR
 __all__ = [
     "CPC",
     "ContrastiveMethod",
+    "DeepInfoMax",
     "InstanceDiscrimination",
     "MoCo",
     "NoiseAsTargets",
