@@ -9,8 +9,19 @@ raw images, `predict` embeddings, export its `encoder` for TF Serving.
 >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
 """
 
-from keras_ssl import augment, backbones, data, distribute, evaluation, layers, losses, methods, optimizers
+from keras_ssl import augment, backbones, clustering, data, distribute, evaluation, layers, losses, methods, optimizers
 
 __version__ = "0.1.0"
 
-__all__ = ["augment", "backbones", "data", "distribute", "evaluation", "layers", "losses", "methods", "optimizers"]
+__all__ = [
+    "augment",
+    "backbones",
+    "clustering",
+    "data",
+    "distribute",
+    "evaluation",
+    "layers",
+    "losses",
+    "methods",
+    "optimizers",
+]

@@ -36,6 +36,7 @@ CASES = [
         "noise_as_targets",
         "cpc",
         "deep_infomax",
+        "deep_cluster",
     )
 ] + ["tests.test_word2vec:build_cbow_dataset_for_strategy_test", "tests.test_memory_bank:build_for_strategy_test"]
 

@@ -15,6 +15,8 @@ from keras_ssl.methods.base import Method
 from keras_ssl.methods.contrastive import (
     CPC,
     ContrastiveMethod,
+    DeepCluster,
+    DeepClusterCallback,
     DeepInfoMax,
     InstanceDiscrimination,
     MoCo,
@@ -76,6 +78,8 @@ __all__ = [
     "MixMatch",
     "MoCo",
     "CPC",
+    "DeepCluster",
+    "DeepClusterCallback",
     "DeepInfoMax",
     "NoiseAsTargets",
     "NeuralLanguageModel",

@@ -49,6 +49,13 @@ class ImageMethod(Method):
     def default_augmenter(self):
         return keras.layers.Identity(name="no_augmentation")
 
+    @classmethod
+    def training_callbacks(cls, images, labels=None):
+        """Callbacks `fit` needs beside the data, built from the training
+        `images` (in index order) and optional true `labels` (none by
+        default; DeepCluster clusters between epochs). The zoo adds them."""
+        return []
+
     # --- contract ------------------------------------------------------
     @property
     def encoder(self):

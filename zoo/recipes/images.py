@@ -183,9 +183,12 @@ class ImageRecipe(Recipe):
     def callbacks(self, config, dataset):
         import keras
 
+        import keras_ssl
         from keras_ssl.evaluation import KNNMonitor
 
-        callbacks = []
+        # First, so the logs they add (DeepCluster's NMI) reach the history.
+        method = getattr(keras_ssl.methods, config["model"]["class"])
+        callbacks = list(method.training_callbacks(dataset.x_train, dataset.y_train))
         if config.get("knn_every"):
             bank = dataset.subset(
                 train_size=min(KNN_BANK_SIZE, len(dataset.x_train)),
