@@ -119,6 +119,8 @@ def measure_speed(config, data, quick):
         keras.utils.set_random_seed(config["seed"])
         model = build_method(config, build_backbone(config, data.image_shape), info)
         model.compile(optimizer=build_optimizer(config, info["steps_per_epoch"]))
+        if hasattr(model, "cluster"):  # DeepCluster: pseudo-labels before any step (not timed).
+            model.cluster(data.x_train)
         return model
 
     def make_supervised():
