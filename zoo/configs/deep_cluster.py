@@ -19,39 +19,23 @@ beat it; one pass over Fashion-MNIST is 234 steps of 256 (39 for the quick
 10000 images). Not yet measured on Fashion-MNIST at the full budget.
 """
 
+from zoo.configs.contrastive import contrastive_config
+
 
 def get_config(quick=False):
-    config = {
-        "family": "contrastive",
-        "model_from_data": ["num_examples"],
-        "with_indices": True,  # (images, indices) batches: the pseudo-labels' rows.
-        "model": {
-            "class": "DeepCluster",
-            "num_clusters": 100,
-            "pca_dim": 256,
-            "hidden_dims": [],
-            "sobel": False,
-            "uniform_sampling": True,
-            "kmeans_iterations": 20,
-            "kmeans_backend": "sklearn",
-        },
-        "backbone": {"class": "ResNet", "depth": 20, "width": 16},
-        "optimizer": {
-            "class": "SGD",
-            "learning_rate": 0.05,
-            "momentum": 0.9,
-            "weight_decay": 1e-5,
-        },
-        "epochs": 100,
-        "steps_per_epoch": None,  # One pass over the training images per clustering.
-        "batch_size": 256,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 5,
+    model = {
+        "class": "DeepCluster",
+        "num_clusters": 100,
+        "pca_dim": 256,
+        "hidden_dims": [],
+        "sobel": False,
+        "uniform_sampling": True,
+        "kmeans_iterations": 20,
+        "kmeans_backend": "sklearn",
     }
-    if quick:
-        config["backbone"] = {"class": "ResNet", "depth": 8, "width": 16}
-        config["epochs"] = 10
-        config["train_size"] = 10000
-        config["knn_every"] = 2
-    return config
+    optimizer = {"class": "SGD", "learning_rate": 0.05, "momentum": 0.9, "weight_decay": 1e-5}
+    # (images, indices) batches: the pseudo-labels' rows; one pass over the
+    # training images per clustering.
+    return contrastive_config(
+        model, optimizer, quick, model_from_data=["num_examples"], with_indices=True, steps_per_epoch=None
+    )

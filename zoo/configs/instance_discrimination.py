@@ -11,36 +11,17 @@ Fashion-MNIST at the full budget; on the digits learns-test tau = 0.07 lost
 to random init and tau = 0.2 beat it (tests/test_instance_discrimination.py).
 """
 
+from zoo.configs.contrastive import adam_cosine, contrastive_config
+
 
 def get_config(quick=False):
-    config = {
-        "family": "contrastive",
-        "model_from_data": ["num_examples"],
-        "with_indices": True,  # (images, indices) batches: the bank's rows.
-        "model": {
-            "class": "InstanceDiscrimination",
-            "embedding_dim": 128,
-            "num_negatives": 4096,
-            "temperature": 0.07,
-            "bank_momentum": 0.5,
-            "proximal_weight": 0.0,
-        },
-        "backbone": {"class": "ResNet", "depth": 20, "width": 16},
-        "optimizer": {
-            "class": "Adam",
-            "learning_rate": 1e-3,
-            "schedule": "cosine",
-            "warmup_epochs": 1,
-        },
-        "epochs": 100,
-        "batch_size": 256,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 5,
+    model = {
+        "class": "InstanceDiscrimination",
+        "embedding_dim": 128,
+        "num_negatives": 4096,
+        "temperature": 0.07,
+        "bank_momentum": 0.5,
+        "proximal_weight": 0.0,
     }
-    if quick:
-        config["backbone"] = {"class": "ResNet", "depth": 8, "width": 16}
-        config["epochs"] = 10
-        config["train_size"] = 10000
-        config["knn_every"] = 2
-    return config
+    # (images, indices) batches: the bank's rows.
+    return contrastive_config(model, adam_cosine(1e-3), quick, model_from_data=["num_examples"], with_indices=True)

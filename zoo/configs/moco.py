@@ -8,34 +8,16 @@ python -m zoo.train --method=moco --dataset=fashion_mnist --model_dir=runs/moco
 python -m zoo.train --method=moco --dataset=fashion_mnist --model_dir=runs/quick --quick
 """
 
+from zoo.configs.contrastive import adam_cosine, contrastive_config
+
 
 def get_config(quick=False):
-    config = {
-        "family": "contrastive",
-        "model": {
-            "class": "MoCo",
-            "projection_dim": 128,
-            "projection_hidden_dims": [512],
-            "queue_size": 4096,
-            "momentum": 0.99,
-            "temperature": 0.2,
-        },
-        "backbone": {"class": "ResNet", "depth": 20, "width": 16},
-        "optimizer": {
-            "class": "Adam",
-            "learning_rate": 2e-3,
-            "schedule": "cosine",
-            "warmup_epochs": 1,
-        },
-        "epochs": 100,
-        "batch_size": 256,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 5,
+    model = {
+        "class": "MoCo",
+        "projection_dim": 128,
+        "projection_hidden_dims": [512],
+        "queue_size": 4096,
+        "momentum": 0.99,
+        "temperature": 0.2,
     }
-    if quick:
-        config["backbone"] = {"class": "ResNet", "depth": 8, "width": 16}
-        config["epochs"] = 10
-        config["train_size"] = 10000
-        config["knn_every"] = 2
-    return config
+    return contrastive_config(model, adam_cosine(2e-3), quick)

@@ -13,32 +13,13 @@ learns-test it beats random init by 2-3 kNN points
 (tests/test_noise_as_targets.py).
 """
 
+from zoo.configs.contrastive import contrastive_config
+
 
 def get_config(quick=False):
-    config = {
-        "family": "contrastive",
-        "model_from_data": ["num_examples", "steps_per_epoch"],
-        "with_indices": True,  # (images, indices) batches: each image's target.
-        "model": {
-            "class": "NoiseAsTargets",
-            "target_dim": None,
-            "reassign_every": 3,
-        },
-        "backbone": {"class": "ResNet", "depth": 20, "width": 16},
-        "optimizer": {
-            "class": "SGD",
-            "learning_rate": 0.01,
-            "momentum": 0.9,
-        },
-        "epochs": 100,
-        "batch_size": 256,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 5,
-    }
-    if quick:
-        config["backbone"] = {"class": "ResNet", "depth": 8, "width": 16}
-        config["epochs"] = 10
-        config["train_size"] = 10000
-        config["knn_every"] = 2
-    return config
+    model = {"class": "NoiseAsTargets", "target_dim": None, "reassign_every": 3}
+    optimizer = {"class": "SGD", "learning_rate": 0.01, "momentum": 0.9}
+    # (images, indices) batches: each image's target.
+    return contrastive_config(
+        model, optimizer, quick, model_from_data=["num_examples", "steps_per_epoch"], with_indices=True
+    )

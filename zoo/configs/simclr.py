@@ -4,31 +4,8 @@ python -m zoo.train --method=simclr --dataset=fashion_mnist --model_dir=runs/sim
 python -m zoo.train --method=simclr --dataset=fashion_mnist --model_dir=runs/quick --quick
 """
 
+from zoo.configs.contrastive import adam_cosine, contrastive_config
+
 
 def get_config(quick=False):
-    config = {
-        "family": "contrastive",
-        "model": {
-            "class": "SimCLR",
-            "projection_dim": 128,
-            "temperature": 0.5,
-        },
-        "backbone": {"class": "ResNet", "depth": 20, "width": 16},
-        "optimizer": {
-            "class": "Adam",
-            "learning_rate": 2e-3,
-            "schedule": "cosine",
-            "warmup_epochs": 1,
-        },
-        "epochs": 100,
-        "batch_size": 256,
-        "train_size": None,
-        "seed": 0,
-        "knn_every": 5,
-    }
-    if quick:
-        config["backbone"] = {"class": "ResNet", "depth": 8, "width": 16}
-        config["epochs"] = 10
-        config["train_size"] = 10000
-        config["knn_every"] = 2
-    return config
+    return contrastive_config({"class": "SimCLR", "projection_dim": 128, "temperature": 0.5}, adam_cosine(2e-3), quick)
