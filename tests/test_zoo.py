@@ -131,6 +131,31 @@ def test_bad_train_flags_give_one_line(tmp_path, capsys, args, message):
     assert not os.path.exists(tmp_path / "run" / "model.keras")
 
 
+def test_model_dir_that_is_a_file_gives_one_line(tmp_path, capsys):
+    from absl import flags
+    from absl.testing import flagsaver
+
+    from zoo import train
+
+    (tmp_path / "run").write_text("notes")
+    with flagsaver.flagsaver():
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["zoo.train", "--method=simclr", "--dataset=digits", f"--model_dir={tmp_path / 'run'}"])
+        with pytest.raises(SystemExit) as exited:
+            train.main([])
+    assert exited.value.code == 1
+    assert_one_line_stderr(capsys.readouterr().err, "is a file: give a directory")
+    assert (tmp_path / "run").read_text() == "notes"
+
+
+def test_prepare_run_dir_refuses_a_file(tmp_path):
+    from zoo import runs
+
+    (tmp_path / "run").write_text("notes")
+    with pytest.raises(runs.RunError, match="is a file: give a directory"):
+        runs.prepare_run_dir(str(tmp_path / "run"), {"method": "simclr"})
+
+
 def test_bad_train_flag_exits_with_one_line_from_the_command_line(tmp_path):
     args, message = BAD_TRAIN_FLAGS[0]
     result = run_python(["-m", "zoo.train", *train_flags(args, tmp_path)])

@@ -156,7 +156,8 @@ def complete_config(config, data):
 
 def prepare_run_dir(model_dir, config):
     """Creates `model_dir`, or checks that it holds a run of this config."""
-
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise RunError(f"--model_dir {model_dir} is a file: give a directory (a new one, or a run's to resume it)")
     os.makedirs(model_dir, exist_ok=True)
     path = os.path.join(model_dir, CONFIG_FILE)
     if os.path.exists(path):

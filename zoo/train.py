@@ -47,6 +47,10 @@ def main(argv):
             raise ValueError("--method is required, e.g. --method=simclr")
         if not FLAGS.model_dir:
             raise ValueError("--model_dir is required, e.g. --model_dir=runs/simclr")
+        if os.path.exists(FLAGS.model_dir) and not os.path.isdir(FLAGS.model_dir):
+            raise ValueError(
+                f"--model_dir {FLAGS.model_dir} is a file: give a directory (a new one, or a run's to resume it)"
+            )
         # The strategy comes first: cpu:N must split the CPU before any TF op.
         from keras_ssl.distribute import get_strategy
 
