@@ -5,10 +5,14 @@ python -m zoo.train --method=instance_discrimination --dataset=fashion_mnist --m
 
 The memory bank has one row per training image, so the model takes
 `num_examples` from the data (`model_from_data`) and trains on
-`(images, indices)` batches. The paper's settings: 128-d embeddings,
-m = 4096 noise samples, tau = 0.07, bank momentum 0.5. Not yet measured on
-Fashion-MNIST at the full budget; on the digits learns-test tau = 0.07 lost
-to random init and tau = 0.2 beat it (tests/test_instance_discrimination.py).
+`(images, indices)` batches. The paper's settings (128-d embeddings,
+m = 4096 noise samples, bank momentum 0.5) but tau = 0.2, not 0.07: with
+0.07 the contrastive suite's 5 minutes on Fashion-MNIST (AMD EPYC, 2 cores)
+reached kNN 0.508 at 1% labels against 0.436 at random init, the NCE loss
+never settled (48.7 after the first epoch, 95.9 after the eighth) and the
+positive almost never beat the noise samples; on the digits
+learns-test 0.07 lost to random init and 0.2 beat it
+(tests/test_instance_discrimination.py).
 """
 
 from zoo.configs.contrastive import adam_cosine, contrastive_config
@@ -19,7 +23,7 @@ def get_config(quick=False):
         "class": "InstanceDiscrimination",
         "embedding_dim": 128,
         "num_negatives": 4096,
-        "temperature": 0.07,
+        "temperature": 0.2,
         "bank_momentum": 0.5,
         "proximal_weight": 0.0,
     }
