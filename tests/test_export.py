@@ -113,6 +113,64 @@ def test_loads_without_keras_and_matches_predict(model, images, export_base, tmp
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), model.predict(images, verbose=0), atol=1e-5)
 
 
+def contrastive_family_model(name):
+    """A tiny model of each method of the contrastive, clustering and MI
+    family, for 28x28 grey images (DeepCluster with its Sobel input, CPC
+    with its patch encoder: encoders that are more than the backbone)."""
+    from keras_ssl.backbones import ConvNet
+
+    methods = keras_ssl.methods
+    keras.utils.set_random_seed(0)
+    backbone = ConvNet(input_shape=(28, 28, 1), filters=(4, 8))
+    if name == "moco":
+        return methods.MoCo(backbone, projection_dim=8, queue_size=32, seed=0)
+    if name == "instance_discrimination":
+        return methods.InstanceDiscrimination(backbone, num_examples=16, embedding_dim=8, num_negatives=4, seed=0)
+    if name == "cpc":
+        patch_encoder = ConvNet(input_shape=(8, 8, 1), filters=(4,))
+        return methods.CPC(
+            patch_encoder, image_shape=(28, 28, 1), prediction_steps=1, context_dim=8, context_layers=1, seed=0
+        )
+    if name == "deep_infomax":
+        return methods.DeepInfoMax(backbone, discriminator_dim=8, seed=0)
+    if name == "deep_cluster":
+        backbone = ConvNet(input_shape=(28, 28, 2), filters=(4, 8))  # The Sobel filter's two gradients.
+        return methods.DeepCluster(backbone, num_examples=16, num_clusters=4, pca_dim=4, sobel=True, seed=0)
+    return methods.NoiseAsTargets(backbone, num_examples=16, target_dim=8, seed=0)
+
+
+CONTRASTIVE_FAMILY = ("moco", "instance_discrimination", "cpc", "deep_infomax", "deep_cluster", "noise_as_targets")
+# Loads each export given as PATH=OUT in one keras-free process.
+LOAD_MANY_WITHOUT_KERAS = """
+import sys
+sys.modules["keras"] = None
+sys.modules["keras_ssl"] = None
+import numpy as np
+import tensorflow as tf
+images = tf.constant(np.load(sys.argv[1]))
+for pair in sys.argv[2:]:
+    path, out = pair.split("=")
+    np.save(out, tf.saved_model.load(path).signatures["serving_default"](images=images)["embedding"].numpy())
+print("ok")
+"""
+
+
+@pytest.mark.subprocess
+def test_contrastive_family_exports_load_without_keras(images, tmp_path):
+    np.save(tmp_path / "images.npy", images)
+    models, pairs = {}, []
+    for name in CONTRASTIVE_FAMILY:
+        models[name] = contrastive_family_model(name)
+        path = export_encoder(models[name], str(tmp_path / name))
+        pairs.append(f"{path}={tmp_path / name}.npy")
+    result = run_python(["-c", LOAD_MANY_WITHOUT_KERAS, str(tmp_path / "images.npy"), *pairs])
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+    for name, model in models.items():
+        np.testing.assert_allclose(
+            np.load(tmp_path / f"{name}.npy"), model.predict(images, verbose=0), atol=1e-5, err_msg=name
+        )
+
+
 def test_failed_export_leaves_nothing(model, tmp_path, monkeypatch):
     def write_half_then_fail(self, filepath, options=None, verbose=True):
         Path(filepath, "saved_model.pb").write_bytes(b"half")
