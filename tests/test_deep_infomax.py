@@ -311,8 +311,7 @@ class TestDeepInfoMaxBadInput:
 
 @pytest.mark.slow
 class TestDeepInfoMaxLearns(TestCase):
-    @pytest.mark.parametrize("seed", [1, 2])
-    def test_beats_random_init_on_digits(self, seed):
+    def test_beats_random_init_on_digits(self):
         # Real data: the scikit-learn digits (8x8, 1347 training images),
         # ConvNet(32, 64): the local map is its 4x4x32 block1_pool. DIM(L)
         # with JSD and the class defaults (gamma = 0, no augmentation) but a
@@ -325,7 +324,9 @@ class TestDeepInfoMaxLearns(TestCase):
         # random init. Worse settings measured (seed 1, 40 epochs): gamma =
         # 0.1 0.907, gamma = 0.01 0.944, the SimCLR-style views 0.938 (20
         # epochs), the last 4x4x64 map as the local map 0.931 (20 epochs);
-        # InfoNCE was as good as JSD (0.958 for seeds 1 and 3).
+        # InfoNCE was as good as JSD (0.958 for seeds 1 and 3). Seed 2 runs
+        # here (one seed keeps `make test` short).
+        seed = 2
         data, backbone, random_accuracy, _ = self.contrastive_digits_setup(seed=seed)
         model = DeepInfoMax(backbone, discriminator_dim=256, seed=seed)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))

@@ -288,8 +288,7 @@ def test_one_step_on_two_replicas_equals_one_replica(tmp_path):
 
 @pytest.mark.slow
 class TestNoiseAsTargetsLearns(TestCase):
-    @pytest.mark.parametrize("seed", [1, 2])
-    def test_beats_random_init_on_digits(self, seed):
+    def test_beats_random_init_on_digits(self):
         # Real data: the scikit-learn digits (8x8, 1347 training images), batches
         # of 128 (10 steps an epoch), 60 epochs, reassignment every 3 epochs as
         # the paper, d = 64 (the backbone's feature dimension), the default
@@ -298,7 +297,9 @@ class TestNoiseAsTargetsLearns(TestCase):
         # (+2.9 points), seed 3 0.969 against 0.947 (+2.2 points); about 10 s a
         # seed. Adam(3e-4) and SGD(0.05) did as well (0.962-0.973). Without
         # reassignment (reassign_every=0, seed 1) it only reached 0.949: the
-        # batch-wise Hungarian reassignment is what makes it learn here.
+        # batch-wise Hungarian reassignment is what makes it learn here. Seed 1
+        # runs here (one seed keeps `make test` short).
+        seed = 1
         data, backbone, random_accuracy, augmenter = self.contrastive_digits_setup(seed=seed)
         steps_per_epoch = len(data.x_train) // 128
         model = NoiseAsTargets(
