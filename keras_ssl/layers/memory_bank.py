@@ -26,6 +26,20 @@ def _scatter_local(variable, indices, values):
     target.scatter_update(tf.IndexedSlices(values, tf.cast(indices, tf.int32)))
 
 
+def checked_indices(indices, size, message):
+    """`indices` as int32, with checks that run with the step: every index
+    is in `[0, size)`, else `tf.errors.InvalidArgumentError` with `message`
+    (the one-line fix for the user). The rows of per-example state (memory
+    banks, queues, ensembles, assignments) are looked up with it."""
+    indices = tf.cast(indices, tf.int32)
+    checks = [
+        tf.debugging.assert_non_negative(indices, message=message),
+        tf.debugging.assert_less(indices, size, message=message),
+    ]
+    with tf.control_dependencies([check for check in checks if check is not None]):
+        return tf.identity(indices)
+
+
 def scatter_rows(variable, indices, values):
     """Writes `values` at rows `indices` of `variable`, the same on every replica.
 
@@ -161,14 +175,11 @@ class MemoryBank(keras.layers.Layer):
         self.built = True
 
     def _check_indices(self, indices):
-        indices = tf.cast(indices, tf.int32)
-        message = f"MemoryBank indices must be in [0, size={self.size}): index the training examples from 0"
-        checks = [
-            tf.debugging.assert_non_negative(indices, message=message),
-            tf.debugging.assert_less(indices, self.size, message=message),
-        ]
-        with tf.control_dependencies([check for check in checks if check is not None]):
-            return tf.identity(indices)
+        return checked_indices(
+            indices,
+            self.size,
+            f"MemoryBank indices must be in [0, size={self.size}): index the training examples from 0",
+        )
 
     def call(self, indices):
         return tf.gather(_resource(self.bank), self._check_indices(indices))

@@ -4,6 +4,7 @@ accuracy of picking the positive."""
 import keras
 import tensorflow as tf
 
+from keras_ssl.layers.memory_bank import checked_indices
 from keras_ssl.layers.projection_head import ProjectionHead
 from keras_ssl.methods.images import ImageMethod
 
@@ -66,14 +67,9 @@ class ContrastiveMethod(ImageMethod):
         images = self.prepare_images(images)
         if images.shape[0] is not None and indices.shape[0] is not None and images.shape[0] != indices.shape[0]:
             raise ValueError(f"{name} got {images.shape[0]} images but {indices.shape[0]} indices")
-        indices = tf.reshape(tf.cast(indices, tf.int32), [-1])
         message = (
             f"{name} indices must be in [0, num_examples={self.num_examples}): build the model with the size of "
             "the training set and index it from 0"
         )
-        checks = [
-            tf.debugging.assert_non_negative(indices, message=message),
-            tf.debugging.assert_less(indices, self.num_examples, message=message),
-        ]
-        with tf.control_dependencies([check for check in checks if check is not None]):
-            return {"images": images, "indices": tf.identity(indices)}
+        indices = checked_indices(tf.reshape(indices, [-1]), self.num_examples, message)
+        return {"images": images, "indices": indices}

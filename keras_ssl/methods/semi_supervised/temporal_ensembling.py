@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_ssl.distribute import cross_replica_concat
+from keras_ssl.layers.memory_bank import checked_indices
 from keras_ssl.losses.consistency import probability_mse
 from keras_ssl.methods.semi_supervised.base import SemiSupervisedMethod
 
@@ -172,12 +173,7 @@ class TemporalEnsembling(SemiSupervisedMethod):
             f"index_u must be in [0, num_unlabelled={self.num_unlabelled}): build the model with the size of "
             "the unlabelled set and index it from 0"
         )
-        checks = [
-            tf.debugging.assert_non_negative(index_u, message=message),
-            tf.debugging.assert_less(index_u, self.num_unlabelled, message=message),
-        ]
-        with tf.control_dependencies([check for check in checks if check is not None]):
-            return tf.identity(index_u)
+        return checked_indices(index_u, self.num_unlabelled, message)
 
     def record_predictions(self, index_u, probabilities_u):
         """Stores this step's predictions of the unlabelled images
