@@ -35,14 +35,20 @@ def nce_loss(features, positive_rows, noise_rows, temperature, normalizer, num_e
         float32 `[B]`: the loss of each example.
     """
     features = tf.cast(features, tf.float32)
-    positive_rows = tf.cast(positive_rows, tf.float32)
-    noise_rows = tf.cast(noise_rows, tf.float32)
-    num_noise = tf.cast(tf.shape(noise_rows)[1], tf.float32)
+    positive_scores = tf.reduce_sum(features * tf.cast(positive_rows, tf.float32), axis=-1)
+    noise_scores = tf.einsum("bd,bmd->bm", features, tf.cast(noise_rows, tf.float32))
+    return nce_loss_from_scores(positive_scores, noise_scores, temperature, normalizer, num_examples)
+
+
+def nce_loss_from_scores(positive_scores, noise_scores, temperature, normalizer, num_examples):
+    """`nce_loss` from the similarities `v_i . v` (float `[B]`) and
+    `v_j . v` (float `[B, m]`), for a step that has them already."""
+    num_noise = tf.cast(tf.shape(noise_scores)[1], tf.float32)
     log_z = tf.math.log(tf.cast(normalizer, tf.float32))
     # log(m P_n)
     log_noise_mass = tf.math.log(num_noise) - math.log(float(num_examples))
-    log_p_positive = tf.reduce_sum(features * positive_rows, axis=-1) / temperature - log_z
-    log_p_noise = tf.einsum("bd,bmd->bm", features, noise_rows) / temperature - log_z
+    log_p_positive = positive_scores / temperature - log_z
+    log_p_noise = noise_scores / temperature - log_z
     # -log h = log(1 + m P_n / P);  -log(1 - h) = log(1 + P / (m P_n)).
     positive_term = tf.nn.softplus(log_noise_mass - log_p_positive)
     noise_term = tf.reduce_sum(tf.nn.softplus(log_p_noise - log_noise_mass), axis=-1)
@@ -182,10 +188,10 @@ class InstanceDiscrimination(ContrastiveMethod):
         features = self.backbone(images, training=training)
         return tf.math.l2_normalize(tf.cast(self.projection(features), tf.float32), axis=-1)
 
-    def estimate_normalizer(self, features, noise_rows):
+    def estimate_normalizer(self, noise_scores):
         """`Z ~ n * mean_j exp(v . v_j / tau)` over this step's noise samples
-        of every replica."""
-        exps = tf.exp(tf.einsum("bd,bmd->bm", features, noise_rows) / self.temperature)
+        of every replica (`noise_scores`: the similarities `v . v_j`)."""
+        exps = tf.exp(noise_scores / self.temperature)
         local = tf.stack([tf.reduce_sum(exps), tf.cast(tf.size(exps), tf.float32)])
         sums, _ = cross_replica_concat(local[None])
         sums = tf.reduce_sum(sums, axis=0)
@@ -206,20 +212,21 @@ class InstanceDiscrimination(ContrastiveMethod):
         # Memory rows are constants of the step: no gradient reaches the bank.
         positive_rows = tf.stop_gradient(self.bank(indices))
         noise_rows = tf.stop_gradient(self.bank(noise_indices))
+        # The similarities, once: for the loss, Z and the accuracy.
+        positive_scores = tf.reduce_sum(features * positive_rows, axis=-1)
+        noise_scores = tf.einsum("bd,bmd->bm", features, noise_rows)
         stored = self.normalizer.value
         # Estimated every step (its cross-replica sum must not sit inside a
         # tf.cond under a strategy), used only until the first is stored.
-        normalizer = tf.where(stored > 0.0, stored, self.estimate_normalizer(features, noise_rows))
-        losses = nce_loss(features, positive_rows, noise_rows, self.temperature, normalizer, self.num_examples)
+        normalizer = tf.where(stored > 0.0, stored, self.estimate_normalizer(noise_scores))
+        losses = nce_loss_from_scores(positive_scores, noise_scores, self.temperature, normalizer, self.num_examples)
         loss = tf.reduce_mean(losses)
         if self.proximal_weight > 0:
             loss += self.proximal_weight * tf.reduce_mean(tf.reduce_sum(tf.square(features - positive_rows), axis=-1))
         # Handed to after_update, which writes them once the step is taken.
         batch["features"] = tf.stop_gradient(features)
         batch["normalizer"] = normalizer
-        positive_scores = tf.reduce_sum(features * positive_rows, axis=-1, keepdims=True)
-        noise_scores = tf.einsum("bd,bmd->bm", features, noise_rows)
-        logits = tf.concat([positive_scores, noise_scores], axis=-1)
+        logits = tf.concat([positive_scores[:, None], noise_scores], axis=-1)
         return {"loss": loss, "contrast_accuracy": contrast_accuracy(logits, tf.zeros_like(indices))}
 
     def after_update(self, batch):
