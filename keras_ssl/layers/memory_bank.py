@@ -40,7 +40,7 @@ def checked_indices(indices, size, message):
         return tf.identity(indices)
 
 
-def scatter_rows(variable, indices, values):
+def scatter_rows(variable, indices, values, gathered=False):
     """Writes `values` at rows `indices` of `variable`, the same on every replica.
 
     Inside a replica of a `tf.distribute` strategy, `indices` and `values` of
@@ -56,6 +56,9 @@ def scatter_rows(variable, indices, values):
             created with `aggregation="none"` under a strategy.
         indices: int tensor `[B]`. Rows of `variable` to write, in `[0, N)`.
         values: tensor `[B, ...]`. The new rows (cast to the variable's dtype).
+        gathered: bool. `indices` and `values` already hold every replica's
+            rows, the same on every replica (e.g. from `cross_replica_concat`):
+            write them as they are, without gathering again.
 
     Example:
 
@@ -64,8 +67,10 @@ def scatter_rows(variable, indices, values):
     >>> keras.ops.convert_to_numpy(bank)[:, 0]
     array([0., 1., 0., 1.], dtype=float32)
     """
-    indices, _ = cross_replica_concat(tf.cast(indices, tf.int32))
-    values, _ = cross_replica_concat(tf.convert_to_tensor(values))
+    indices, values = tf.cast(indices, tf.int32), tf.convert_to_tensor(values)
+    if not gathered:
+        indices, _ = cross_replica_concat(indices)
+        values, _ = cross_replica_concat(values)
     _scatter_local(variable, indices, values)
 
 

@@ -269,9 +269,10 @@ class NoiseAsTargets(ContrastiveMethod):
         """The batch's new targets: the targets the global batch's images
         hold, re-permuted among them to minimise the total squared
         distance to `embeddings` (when `reassign_now()`; unchanged
-        otherwise). Returns `(local, changed)`: this replica's images' new
-        target indices (int32 `[b]`) and the fraction of the global batch
-        whose target changed."""
+        otherwise). Returns `(local, changed, rows)`: this replica's images'
+        new target indices (int32 `[b]`), the fraction of the global batch
+        whose target changed, and `(indices, targets)` of the whole global
+        batch (the same on every replica: what `after_update` writes)."""
         all_embeddings, offset = cross_replica_concat(tf.stop_gradient(embeddings))
         all_indices, _ = cross_replica_concat(indices)
         count = tf.shape(all_indices)[0]
@@ -299,7 +300,7 @@ class NoiseAsTargets(ContrastiveMethod):
         new = tf.gather(current, permutation)
         changed = tf.reduce_mean(tf.cast(tf.not_equal(new, current), tf.float32))
         local = new[offset : offset + tf.shape(indices)[0]]
-        return local, changed
+        return local, changed, (all_indices, new)
 
     def compute_losses(self, batch, training):
         images, indices = batch["images"], batch["indices"]
@@ -307,8 +308,8 @@ class NoiseAsTargets(ContrastiveMethod):
         embeddings = self.embed(view, training=training)
         results = {}
         if training:
-            assigned, results["reassigned"] = self.reassign(embeddings, indices)
-            batch["assigned"] = assigned  # Written by after_update.
+            assigned, results["reassigned"], batch["global_rows"] = self.reassign(embeddings, indices)
+            batch["assigned"] = assigned
         else:
             assigned = tf.gather(self.assignment.value, indices)
         targets = tf.gather(self.targets.value, assigned)
@@ -316,7 +317,8 @@ class NoiseAsTargets(ContrastiveMethod):
         return results
 
     def after_update(self, batch):
-        scatter_rows(self.assignment, batch["indices"], batch["assigned"])
+        # Every replica's rows, gathered already by `reassign`.
+        scatter_rows(self.assignment, *batch["global_rows"], gathered=True)
 
     # --- serialization -------------------------------------------------
     def get_config(self):
