@@ -6,6 +6,7 @@ loss written with them gives the same value and gradients on 1 and N replicas
 for the same global batch.
 """
 
+import keras
 import tensorflow as tf
 
 STRATEGY_NAMES = ("default", "mirrored", "multi_worker", "tpu", "cpu:N")
@@ -132,3 +133,34 @@ def replica_rows_of_global_draw(draw, local_count):
     rows = draw(local_count * context.num_replicas_in_sync)
     start = tf.cast(context.replica_id_in_sync_group, tf.int32) * local_count
     return rows[start : start + local_count]
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `keras.random.SeedGenerator` that gives every replica its own draws.
+
+    Under a mirrored strategy a seed generator's state is a mirrored
+    variable: every replica reads the same seed, so a plain generator gives
+    every replica the same crops, jitters, masks and noise, and a global
+    batch of N replicas holds N copies of one set of views. This generator
+    folds the replica's index into each seed it hands out (with
+    `tf.random.experimental.stateless_fold_in`, which XLA compiles) when
+    more than one replica is in sync, and hands out the plain seed
+    otherwise, so one-replica results do not change.
+
+    Use it wherever a layer would use `keras.random.SeedGenerator` for
+    random draws that should differ between replicas, and pass it as the
+    `seed` of Keras's augmentation layers' `get_random_transformation`.
+
+    Example:
+
+    >>> generator = ReplicaSeedGenerator(seed=1)
+    >>> noise = keras.random.normal((4, 8), seed=generator)
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return seed
+        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+        return tf.cast(tf.random.experimental.stateless_fold_in(seed, replica), seed.dtype)

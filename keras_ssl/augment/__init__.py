@@ -21,11 +21,13 @@ from keras_ssl.augment.jigsaw_permutations import (
     pairwise_hamming_distances,
     shuffle_tiles,
 )
-from keras_ssl.augment.mixup import mixup, sample_mixup_weights, sharpen
+from keras_ssl.augment.mixup import mixup, sample_beta, sample_gamma, sample_mixup_weights, sharpen
 from keras_ssl.augment.patch_pairs import NEIGHBOUR_OFFSETS, drop_channels, patch_layout, sample_patch_pairs
 from keras_ssl.augment.random_apply import RandomApply
 from keras_ssl.augment.random_resized_crop import RandomResizedCrop
+from keras_ssl.augment.resample import area_resize, crop_and_resize, translate
 from keras_ssl.augment.rotations import all_rotations, rotate_images
+from keras_ssl.augment.seeded import ColorJitter, random_transform
 from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
 from keras_ssl.augment.weak_augmenter import WeakAugmenter
 
@@ -43,11 +45,18 @@ __all__ = [
     "random_block_mask",
     "random_region_mask",
     "reconstruction_weights",
+    "ColorJitter",
     "RandomApply",
+    "random_transform",
+    "area_resize",
+    "crop_and_resize",
+    "translate",
     "RandomResizedCrop",
     "SimCLRAugmenter",
     "WeakAugmenter",
     "mixup",
+    "sample_beta",
+    "sample_gamma",
     "sample_mixup_weights",
     "sharpen",
     "cut_tiles",
