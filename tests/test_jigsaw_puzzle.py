@@ -183,9 +183,9 @@ class TestJigsawPuzzle(TestCase):
     def test_loss_matches_numpy_reference(self, images):
         model = tiny_jigsaw()
         x = tf.constant(images, "float32")
-        state = model.seed_generator.state.numpy()
+        state = model.replica_seed_generator.state.numpy()
         tiles, labels = model.puzzles(x, training=False)
-        model.seed_generator.state.assign(state)  # compute_losses draws the same puzzles.
+        model.replica_seed_generator.state.assign(state)  # compute_losses draws the same puzzles.
         results = model.compute_losses(x, training=False)
         tiles, labels = tiles.numpy(), labels.numpy()
         # Each slot through the backbone on its own, concatenated in slot order.

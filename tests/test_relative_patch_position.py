@@ -118,9 +118,9 @@ class TestRelativePatchPosition(TestCase):
     def test_loss_matches_numpy_reference(self, images):
         model = tiny_relative_patch()
         x = tf.constant(images, "float32")
-        state = model.seed_generator.state.numpy()
+        state = model.replica_seed_generator.state.numpy()
         centre, neighbour, labels = model.patch_pairs(x, training=True)
-        model.seed_generator.state.assign(state)  # compute_losses draws the same pairs.
+        model.replica_seed_generator.state.assign(state)  # compute_losses draws the same pairs.
         results = model.compute_losses(x, training=True)
         labels = labels.numpy()
         # Two streams of the same backbone, late fusion by concatenation. In

@@ -12,6 +12,8 @@ it corrupted: the set J(x~) of the paper's emphasised denoising).
 import keras
 import tensorflow as tf
 
+from keras_ssl.distribute import ReplicaSeedGenerator
+
 NOISE_TYPES = ("gaussian", "masking", "salt_and_pepper")
 
 # Levels on the [0, 1] scale of the paper's inputs: the fraction of
@@ -47,7 +49,7 @@ class _Corruption(keras.layers.Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def corrupt(self, inputs):
         """Returns `(corrupted, mask)`: the corrupted inputs (float) and a

@@ -3,6 +3,9 @@
 import keras
 import tensorflow as tf
 
+from keras_ssl.augment.seeded import random_transform
+from keras_ssl.distribute import ReplicaSeedGenerator
+
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class RandomApply(keras.layers.Layer):
@@ -10,7 +13,9 @@ class RandomApply(keras.layers.Layer):
 
     SimCLR applies colour jitter with probability 0.8; Keras augmentation
     layers apply always, so this wrapper picks, image by image, the
-    transformed or the original.
+    transformed or the original. Every draw, the wrapped Keras layer's
+    included, comes from the wrapper's `ReplicaSeedGenerator`, so replicas
+    of a distributed step draw differently.
 
     Args:
         layer: keras.layers.Layer. The transformation.
@@ -31,7 +36,7 @@ class RandomApply(keras.layers.Layer):
         self.layer = layer
         self.rate = float(rate)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def build(self, input_shape):
         self.layer.build(input_shape)
@@ -39,7 +44,7 @@ class RandomApply(keras.layers.Layer):
     def call(self, images, training=True):
         if not training or self.rate == 0.0:
             return images
-        transformed = tf.cast(self.layer(images, training=True), images.dtype)
+        transformed = tf.cast(random_transform(self.layer, images, self.seed_generator), images.dtype)
         if self.rate == 1.0:
             return transformed
         batch_size = tf.shape(images)[0]

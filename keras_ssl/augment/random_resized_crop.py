@@ -3,6 +3,9 @@
 import keras
 import tensorflow as tf
 
+from keras_ssl.augment.resample import crop_and_resize
+from keras_ssl.distribute import ReplicaSeedGenerator
+
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class RandomResizedCrop(keras.layers.Layer):
@@ -11,7 +14,10 @@ class RandomResizedCrop(keras.layers.Layer):
     Inception-style crop (Szegedy et al. 2015) as used by SimCLR: the crop
     covers a uniform fraction in `scale` of the image area with a
     log-uniform aspect ratio in `ratio`, then is resized bilinearly to
-    `(height, width)`. Each image gets its own crop. At inference the layer
+    `(height, width)`. Each image gets its own crop, and each replica of a
+    distributed step its own draws (`ReplicaSeedGenerator`). The crop is
+    bilinear sampling written as matrix products, so the layer compiles
+    under XLA (`tf.image.crop_and_resize` does not). At inference the layer
     returns its input resized to `(height, width)`.
 
     Args:
@@ -39,7 +45,7 @@ class RandomResizedCrop(keras.layers.Layer):
         self.scale = tuple(float(s) for s in scale)
         self.ratio = tuple(float(r) for r in ratio)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def crop_boxes(self, batch_size):
         """Samples normalised `[y1, x1, y2, x2]` boxes, one per image."""
@@ -62,9 +68,7 @@ class RandomResizedCrop(keras.layers.Layer):
             return tf.image.resize(images, (self.height, self.width))
         batch_size = tf.shape(images)[0]
         boxes = self.crop_boxes(batch_size)
-        return tf.image.crop_and_resize(
-            images, boxes, tf.range(batch_size), (self.height, self.width), method="bilinear"
-        )
+        return crop_and_resize(images, boxes, (self.height, self.width))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.height, self.width, input_shape[-1])

@@ -5,6 +5,8 @@ import tensorflow as tf
 
 from keras_ssl.augment.random_apply import RandomApply
 from keras_ssl.augment.random_resized_crop import RandomResizedCrop
+from keras_ssl.augment.seeded import ColorJitter, random_transform
+from keras_ssl.distribute import ReplicaSeedGenerator
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -16,7 +18,9 @@ class SimCLRAugmenter(keras.layers.Layer):
     brightness and contrast only for grey-scale), random greyscale (RGB only)
     and optional Gaussian blur, all from `keras.layers` augmentation layers
     except the crop. Works in pixel units: inputs and outputs in [0, 255].
-    Call it twice on the same batch to get two views.
+    Call it twice on the same batch to get two views. Every draw comes from
+    `ReplicaSeedGenerator`s, so each replica of a distributed step makes its
+    own views, and every step compiles under XLA.
 
     Args:
         image_shape: tuple. `(height, width, channels)` of the images.
@@ -73,7 +77,7 @@ class SimCLRAugmenter(keras.layers.Layer):
         if flip:
             self.steps.append(keras.layers.RandomFlip("horizontal", seed=seeded(2), name="flip"))
         if s > 0 and self.jitter_rate > 0:
-            jitter = keras.layers.RandomColorJitter(
+            jitter = ColorJitter(
                 value_range=(0, 255),
                 brightness_factor=0.8 * s,
                 contrast_factor=0.8 * s,
@@ -81,6 +85,7 @@ class SimCLRAugmenter(keras.layers.Layer):
                 hue_factor=0.2 * s if rgb else None,
                 seed=seeded(3),
                 name="color_jitter",
+                dtype=self.dtype_policy,
             )
             self.steps.append(RandomApply(jitter, rate=self.jitter_rate, seed=seeded(4), name="maybe_jitter"))
         if rgb and self.grayscale_rate > 0:
@@ -98,6 +103,10 @@ class SimCLRAugmenter(keras.layers.Layer):
             )
             self.steps.append(RandomApply(blur, rate=self.blur_rate, seed=seeded(7), name="maybe_blur"))
 
+        # Draws of the Keras layers (flip, greyscale); the crop and the
+        # random-apply wrappers draw from their own.
+        self.seed_generator = ReplicaSeedGenerator(seeded(8))
+
     def build(self, input_shape):
         shape = tuple(input_shape)
         for step in self.steps:
@@ -109,7 +118,10 @@ class SimCLRAugmenter(keras.layers.Layer):
         if not training:
             return x
         for step in self.steps:
-            x = step(x, training=True)
+            if isinstance(step, (RandomResizedCrop, RandomApply)):
+                x = step(x, training=True)
+            else:
+                x = tf.cast(random_transform(step, x, self.seed_generator), self.compute_dtype)
         return tf.clip_by_value(x, 0.0, 255.0)
 
     def compute_output_shape(self, input_shape):

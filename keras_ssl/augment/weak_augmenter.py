@@ -3,6 +3,10 @@
 import keras
 import tensorflow as tf
 
+from keras_ssl.augment.resample import translate as translate_images
+from keras_ssl.augment.seeded import random_transform
+from keras_ssl.distribute import ReplicaSeedGenerator
+
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class WeakAugmenter(keras.layers.Layer):
@@ -11,6 +15,12 @@ class WeakAugmenter(keras.layers.Layer):
     input perturbation of the Pi-model, temporal ensembling, mean teacher
     and MixMatch (Laine & Aila 2017, Tarvainen & Valpola 2017, Berthelot
     et al. 2019). Works in pixel units, [0, 255] in and out.
+
+    The translation is `keras.layers.RandomTranslation(fill_mode="reflect")`'s
+    (a uniform shift in `[-translate, translate]` pixels per axis, bilinear),
+    written as matrix products so the step compiles under XLA; every draw
+    comes from a `ReplicaSeedGenerator`, so replicas of a distributed step
+    draw differently.
 
     Args:
         image_shape: tuple. `(height, width, channels)`.
@@ -34,37 +44,24 @@ class WeakAugmenter(keras.layers.Layer):
         self.flip = flip
         self.noise_stddev = float(noise_stddev)
         self.seed = seed
-        height, width = self.image_shape[:2]
-        self.steps = []
-        if self.translate:
-            self.steps.append(
-                keras.layers.RandomTranslation(
-                    self.translate / height,
-                    self.translate / width,
-                    fill_mode="reflect",
-                    seed=None if seed is None else seed + 1,
-                    name="translate",
-                    dtype=self.dtype_policy,
-                )
-            )
-        if flip:
-            self.steps.append(
-                keras.layers.RandomFlip(
-                    "horizontal", seed=None if seed is None else seed + 2, name="flip", dtype=self.dtype_policy
-                )
-            )
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.flip_layer = keras.layers.RandomFlip("horizontal", name="flip", dtype=self.dtype_policy) if flip else None
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def build(self, input_shape):
-        for step in self.steps:
-            step.build(input_shape)
+        if self.flip_layer is not None:
+            self.flip_layer.build(input_shape)
 
     def call(self, images, training=True):
         x = tf.cast(images, self.compute_dtype)
         if not training:
             return x
-        for step in self.steps:
-            x = step(x, training=True)
+        if self.translate:
+            shifts = keras.random.uniform(
+                (tf.shape(x)[0], 2), -float(self.translate), float(self.translate), seed=self.seed_generator
+            )
+            x = translate_images(x, shifts)
+        if self.flip_layer is not None:
+            x = tf.cast(random_transform(self.flip_layer, x, self.seed_generator), x.dtype)
         if self.noise_stddev:
             x = x + keras.random.normal(tf.shape(x), stddev=self.noise_stddev, dtype=x.dtype, seed=self.seed_generator)
         return tf.clip_by_value(x, 0.0, 255.0)

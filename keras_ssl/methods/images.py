@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from keras_ssl.distribute import ReplicaSeedGenerator
 from keras_ssl.methods.base import Method
 
 
@@ -44,7 +45,13 @@ class ImageMethod(Method):
             # Built now, so Keras never builds the model by tracing a call
             # on the structure of a training batch (under a strategy).
             self.augmenter.build((None, *self.image_shape))
+        # Draws every replica shares (e.g. one draw for the global batch,
+        # sliced with `replica_rows_of_global_draw`) come from the mirrored
+        # `seed_generator`; per-example draws (masks, permutations, MixUp
+        # weights, noise) from `replica_seed_generator`, which differs per
+        # replica.
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.replica_seed_generator = ReplicaSeedGenerator(None if seed is None else seed + 7919)
 
     def default_augmenter(self):
         return keras.layers.Identity(name="no_augmentation")

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from keras_ssl.augment.ab_quantizer import ABQuantizer, ab_bin_prior, fit_ab_bins
 from keras_ssl.augment.color_space import L_TO_PIXELS, lightness_pixels, rgb_to_lab
+from keras_ssl.augment.resample import area_resize
 from keras_ssl.backbones.stages import feature_map_model
 from keras_ssl.methods.pretext.base import (
     RGBToLabMethod,
@@ -175,7 +176,7 @@ class Colorization(RGBToLabMethod):
         images = self.augmenter(images, training=training)
         lab = rgb_to_lab(images)
         logits = self.ab_logits(lab[..., :1] * L_TO_PIXELS, training=training)
-        ab = tf.image.resize(lab[..., 1:], self.prediction_size, method="area")
+        ab = area_resize(lab[..., 1:], self.prediction_size)
         targets = self.quantizer.encode(ab)
         nearest = tf.argmax(targets, axis=-1, output_type=tf.int32)
         pixel_weights = tf.gather(tf.constant(self.rebalancing_weights), nearest)

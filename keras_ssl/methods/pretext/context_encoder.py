@@ -209,7 +209,7 @@ class ContextEncoder(ImageMethod):
         """Masks `[B, H, W, 1]` (1 = removed) of the model's mask type."""
         if self.mask == "central":
             return central_mask(images, self.mask_fraction)
-        return MASKS[self.mask](images, self.mask_fraction, seed=self.seed_generator)
+        return MASKS[self.mask](images, self.mask_fraction, seed=self.replica_seed_generator)
 
     def _fill_in(self, images, masks, training):
         """Returns `(predictions, filled)`: the generator's output on the

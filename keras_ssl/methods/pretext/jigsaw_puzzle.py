@@ -128,13 +128,13 @@ class JigsawPuzzle(ImageMethod):
             self.grid_size,
             self.tile_size,
             output_size=self.image_shape[0],
-            seed=self.seed_generator,
+            seed=self.replica_seed_generator,
             training=training,
         )
         if self.normalize_tiles:
             tiles = per_tile_normalization(tiles)
         indices = keras.random.randint(
-            (tf.shape(images)[0],), 0, self.num_permutations, seed=self.seed_generator, dtype="int32"
+            (tf.shape(images)[0],), 0, self.num_permutations, seed=self.replica_seed_generator, dtype="int32"
         )
         return shuffle_tiles(tiles, self.permutations, indices), indices
 

@@ -101,12 +101,12 @@ class RelativePatchPosition(ImageMethod):
             self.gap,
             self.jitter,
             output_size=self.image_shape[0],
-            seed=self.seed_generator,
+            seed=self.replica_seed_generator,
             training=training,
         )
         if self.channel_dropping:
-            centre = drop_channels(centre, seed=self.seed_generator)
-            neighbour = drop_channels(neighbour, seed=self.seed_generator)
+            centre = drop_channels(centre, seed=self.replica_seed_generator)
+            neighbour = drop_channels(neighbour, seed=self.replica_seed_generator)
         return centre, neighbour, labels
 
     def position_logits(self, centre, neighbour, training=False):

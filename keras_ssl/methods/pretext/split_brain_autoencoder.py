@@ -11,6 +11,7 @@ from keras_ssl.augment.color_space import (
     lightness_pixels,
     rgb_to_lab,
 )
+from keras_ssl.augment.resample import area_resize
 from keras_ssl.backbones.stages import feature_map_model
 from keras_ssl.methods.pretext.base import RGBToLabMethod, check_backbone_channels, colorize_images, per_pixel_logits
 from keras_ssl.methods.pretext.colorization import DEFAULT_NUM_BINS
@@ -184,7 +185,7 @@ class SplitBrainAutoencoder(RGBToLabMethod):
         lab = rgb_to_lab(images)
         ab_logits = self.ab_logits(lab[..., :1] * L_TO_PIXELS, training=training)
         lightness_logits = self.lightness_logits(lab[..., 1:] + AB_PIXEL_OFFSET, training=training)
-        small = tf.image.resize(lab, self.prediction_size, method="area")
+        small = area_resize(lab, self.prediction_size)
         ab_labels = self.quantizer.nearest(small[..., 1:])
         lightness_labels = lightness_bins(small[..., 0], self.num_lightness_bins)
         results = {}

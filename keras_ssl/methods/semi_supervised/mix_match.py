@@ -167,8 +167,8 @@ class MixMatch(SemiSupervisedMethod):
         if self.mixup_alpha == 0:
             return images, labels
         size = tf.shape(images)[0]
-        permutation = tf.argsort(keras.random.uniform([size], seed=self.seed_generator))
-        weights = sample_mixup_weights(size, self.mixup_alpha, seed=self.seed_generator)
+        permutation = tf.argsort(keras.random.uniform([size], seed=self.replica_seed_generator))
+        weights = sample_mixup_weights(size, self.mixup_alpha, seed=self.replica_seed_generator)
         return mixup(images, tf.gather(images, permutation), labels, tf.gather(labels, permutation), weights)
 
     def compute_losses(self, batch, training):

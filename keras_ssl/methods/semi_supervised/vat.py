@@ -162,7 +162,7 @@ class VAT(SemiSupervisedMethod):
             xi=self.xi * PIXEL_SCALE,
             eps=self.epsilon * PIXEL_SCALE,
             power_iterations=self.power_iterations,
-            seed_generator=self.seed_generator,
+            seed_generator=self.replica_seed_generator,
             initial_direction=self.initial_direction(images),
         )
 
