@@ -31,6 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategy", default="cpu:2")
+    parser.add_argument("--jit_compile", action="store_true", help="train each case's step with XLA")
+    parser.add_argument("--steps", type=int, help="steps per case (default: one epoch)")
     parser.add_argument("cases", nargs="+", help="module:function builders")
     args = parser.parse_args(argv)
 
@@ -48,6 +50,12 @@ def main(argv=None):
             builder = getattr(importlib.import_module(module_name), function_name)
             with strategy.scope():
                 model, data, fit_kwargs = builder()
+                if args.jit_compile:
+                    # Keras's setter falls back to False (with a warning) when
+                    # a layer does not support XLA: reported below.
+                    model.jit_compile = True
+            if args.steps:
+                fit_kwargs = {**fit_kwargs, "steps_per_epoch": args.steps}
             history = model.fit(data, epochs=1, verbose=0, **fit_kwargs)
             losses = {k: float(np.ravel(v)[-1]) for k, v in history.history.items()}
             loss = losses.get("loss", next(iter(losses.values())))
@@ -57,6 +65,7 @@ def main(argv=None):
                 "loss": loss,
                 "metrics": losses,
                 "finite": bool(all(np.isfinite(v) for v in losses.values())),
+                "jit_compile": bool(model.jit_compile),
                 "seconds": round(time.time() - start, 1),
             }
         except Exception as error:  # Reported per case; the test prints it.
