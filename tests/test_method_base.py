@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_ssl.backbones import ConvNet
 from keras_ssl.layers import ema_update, momentum_copy, momentum_pairs
 from keras_ssl.methods import DensityMethod, Method
 from tests.test_case import TestCase
@@ -268,3 +269,37 @@ class TestDensitySampling(TestCase):
         np.testing.assert_array_equal(completed[:, 1:], 1)
         with pytest.raises(ValueError, match="rows must be in"):
             model.complete(images, rows=4)
+
+
+class TestRequireJitCompile:
+    def test_a_layer_without_xla_support_fails_in_one_line_instead_of_falling_back(self):
+        from keras_ssl.methods import RotationPrediction
+
+        model = RotationPrediction(
+            ConvNet(input_shape=(16, 16, 1), filters=(4,)), augmenter=keras.layers.RandomTranslation(0.1, 0.1)
+        )
+        with pytest.raises(ValueError, match="cannot train under XLA.*random_translation") as error:
+            model.compile(optimizer="adam", jit_compile=True)
+        assert "\n" not in str(error.value)
+        # Keras alone would have trained without XLA, with a warning only.
+        model.compile(optimizer="adam", jit_compile="auto")
+        with pytest.warns(UserWarning, match="jit_compile"):
+            model.jit_compile = True
+        assert model.jit_compile is False
+
+    def test_xla_compatible_method_keeps_jit_compile(self):
+        from keras_ssl.methods import RotationPrediction, require_jit_compile
+
+        model = RotationPrediction(ConvNet(input_shape=(16, 16, 1), filters=(4,)))
+        model.compile(optimizer="adam", jit_compile=True)
+        assert model.jit_compile is True
+        model.compile(optimizer="adam")
+        require_jit_compile(model)
+        assert model.jit_compile is True
+
+    def test_noise_as_targets_says_it_cannot_compile(self):
+        from keras_ssl.methods import NoiseAsTargets
+
+        model = NoiseAsTargets(ConvNet(input_shape=(16, 16, 1), filters=(4,)), num_examples=32, seed=0)
+        with pytest.raises(ValueError, match="cannot train under XLA"):
+            model.compile(optimizer="adam", jit_compile=True)

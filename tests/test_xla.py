@@ -31,7 +31,8 @@ SEMI_SUPERVISED = (
 )
 
 # Noise As Targets solves its assignment with SciPy's Hungarian algorithm
-# (`tf.numpy_function`), which XLA cannot compile: not in the list yet.
+# (`tf.numpy_function`), which XLA cannot compile: it says `supports_jit =
+# False`, so `compile(jit_compile=True)` raises (tests/test_method_base.py).
 NOT_YET = ("tests.test_noise_as_targets:build_for_strategy_test",)
 
 CASES = [case for case in STRATEGY_CASES if case not in NOT_YET] + [

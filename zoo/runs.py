@@ -180,10 +180,12 @@ def is_chief(strategy):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-def train(config, data, model_dir, strategy=None, verbose="auto", extra_callbacks=()):
+def train(config, data, model_dir, strategy=None, verbose="auto", extra_callbacks=(), jit_compile=False):
     """Trains the method of `config` on `data` (what its recipe's
     `load_data` returns), resumably, in `model_dir`, then runs the recipe's
-    `finish` (plots, evaluation). The same for every method.
+    `finish` (plots, evaluation). The same for every method. `jit_compile`
+    compiles the train step with XLA (`keras_ssl.methods.require_jit_compile`:
+    an error, not Keras's silent fallback, when a layer cannot).
 
     Returns `(model, history)`, history as `{metric: [per epoch]}` over the
     whole run (resumed parts included).
@@ -199,6 +201,11 @@ def train(config, data, model_dir, strategy=None, verbose="auto", extra_callback
     complete_config(config, data)
     prepare_run_dir(model_dir, config)
     model, fit_data, fit_kwargs = recipe.build(config, data, model_dir, strategy)
+    if jit_compile:
+        from keras_ssl.methods import require_jit_compile
+
+        require_jit_compile(model)
+        print("Compiling the train step with XLA (jit_compile=True)", flush=True)
 
     # Workers other than the chief write their state to private directories.
     scratch = None if chief else tempfile.mkdtemp(prefix="keras_ssl-worker-")

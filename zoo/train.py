@@ -32,6 +32,12 @@ flags.DEFINE_integer(
     "unlabelled_ratio", None, "Semi-supervised methods: unlabelled images per labelled image in a batch."
 )
 flags.DEFINE_string("strategy", "default", "default, mirrored, multi_worker, tpu or cpu:N.")
+flags.DEFINE_bool(
+    "jit_compile",
+    False,
+    "Compile the train step with XLA (what TPUs run); fails with one line if the method cannot. "
+    "Off: Keras's default (no XLA on CPU or under a strategy).",
+)
 flags.DEFINE_bool("quick", False, "Shrink the config for a smoke run (small backbone, few epochs).")
 flags.DEFINE_integer(
     "verbose", None, "Keras fit verbosity (default: progress bar on a terminal, else one line per epoch)."
@@ -79,7 +85,7 @@ def main(argv):
             runs.prepare_run_dir(FLAGS.model_dir, runs.complete_config(config, data))
             print(f"Run already complete: {model_path} (use a new --model_dir to train again)")
             return 0
-        runs.train(config, data, FLAGS.model_dir, strategy=strategy, verbose=verbose)
+        runs.train(config, data, FLAGS.model_dir, strategy=strategy, verbose=verbose, jit_compile=FLAGS.jit_compile)
         print(f"Saved {model_path}")
     return 0
 

@@ -11,7 +11,7 @@ code written before they moved out."""
 from keras_ssl.evaluation.image_grids import plot_colorizations, plot_denoising_grid
 from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
 from keras_ssl.methods.autoencoding import DenoisingAutoencoder, StackedDenoisingAutoencoder
-from keras_ssl.methods.base import Method
+from keras_ssl.methods.base import Method, require_jit_compile
 from keras_ssl.methods.contrastive import (
     CPC,
     ContrastiveMethod,
@@ -75,6 +75,7 @@ __all__ = [
     "ImageMethod",
     "InstanceDiscrimination",
     "Method",
+    "require_jit_compile",
     "MixMatch",
     "MoCo",
     "CPC",

@@ -149,6 +149,8 @@ class Method(keras.Model):
         """`keras.Model.compile`, plus `<name>_optimizer` for each of the
         method's `extra_optimizers` (a fresh copy of `optimizer`'s config
         when omitted); `optimizer="auto"` is `default_optimizer()`.
+        `jit_compile=True` raises where Keras would fall back to False
+        (`require_jit_compile`).
 
         With extra optimizers every optimizer is built here, on its
         variables: call `compile` inside the strategy scope the model was
@@ -158,6 +160,8 @@ class Method(keras.Model):
         if isinstance(optimizer, str) and optimizer == "auto":
             optimizer = self.default_optimizer()
         super().compile(optimizer=optimizer, **kwargs)
+        if kwargs.get("jit_compile") is True:
+            require_jit_compile(self)
         main = self.optimizer
         if isinstance(main, keras.optimizers.LossScaleOptimizer):
             main = main.inner_optimizer
@@ -212,3 +216,36 @@ class Method(keras.Model):
             if config.get(name) is not None:
                 config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
+
+
+def require_jit_compile(model):
+    """Turns XLA on for `model`'s train step, or raises one line.
+
+    `compile(jit_compile=True)` and `model.jit_compile = True` fall back to
+    False with only a warning when a layer says it does not support XLA
+    (e.g. `keras.layers.RandomTranslation`), and the model then trains
+    without XLA, which a TPU cannot run. This sets it and raises a
+    ValueError naming those layers instead. (A step whose ops XLA cannot
+    compile still fails at the first `fit` step, with TensorFlow's error
+    naming the op.)
+
+    Example:
+
+    >>> model.compile(optimizer="adam")
+    >>> require_jit_compile(model)
+    >>> model.jit_compile
+    True
+    """
+    unsupported = [layer.name for layer in model._flatten_layers() if not layer.supports_jit]
+    if not unsupported:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.jit_compile = True
+    if unsupported or not model.jit_compile:
+        raise ValueError(
+            f"{model.name} cannot train under XLA (jit_compile=True): "
+            + (f"layers {', '.join(unsupported)} say they do not support it" if unsupported else "Keras turned it off")
+            + "; use keras_ssl.augment's XLA-compatible augmenters, or train with jit_compile='auto'"
+        )

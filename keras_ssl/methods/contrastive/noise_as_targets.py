@@ -175,6 +175,10 @@ class NoiseAsTargets(ContrastiveMethod):
         **kwargs,
     ):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
+        # The step solves its assignment with SciPy (`tf.numpy_function`),
+        # which XLA cannot compile: say so, so that jit_compile=True fails
+        # with one line (require_jit_compile) instead of at the first step.
+        self.supports_jit = False
 
         def is_int(value):
             return not isinstance(value, bool) and isinstance(value, numbers.Integral)
