@@ -243,3 +243,23 @@ def test_cli(model, tmp_path):
     assert len(errors) == 1 and "does not exist" in errors[0]
     assert result.stderr.strip().splitlines()[-1] == errors[0]
     assert sorted(os.listdir(base)) == ["1"]
+
+
+def test_bfloat16_model_exports_uint8_in_float32_out(images, tmp_path):
+    import tensorflow as tf
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        backbone = keras_ssl.backbones.ConvNet(input_shape=(28, 28, 1), filters=(4, 8))
+        bf16 = keras_ssl.methods.SimCLR(backbone, seed=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert bf16.backbone.compute_dtype == "bfloat16"
+    serve = tf.saved_model.load(export_encoder(bf16, str(tmp_path))).signatures["serving_default"]
+    assert serve.structured_input_signature[1]["images"].dtype == tf.uint8
+    embedding = serve(images=tf.constant(images))["embedding"]
+    assert embedding.dtype == tf.float32
+    # bfloat16 keeps 8 bits of mantissa: about 1% of each feature.
+    np.testing.assert_allclose(
+        embedding.numpy(), bf16.predict(images, verbose=0).astype("float32"), rtol=0.05, atol=0.05
+    )
