@@ -103,15 +103,11 @@ def run_python(args, timeout=600, env=None, **kwargs):
 
 def one_step_on_one_and_two_replicas(case, tmp_path):
     """Runs tests/workers/one_step.py for builder `case` ("module:function")
-    on one replica, then on two from the same starting weights; returns the
-    two `step.npz` contents as dicts `(one, two)`."""
-    worker = "tests/workers/one_step.py"
-    single, mirrored = tmp_path / "single", tmp_path / "mirrored"
-    result = run_python([worker, "--strategy=default", f"--output-dir={single}", case])
+    on one replica, then on two from the same starting weights, in one
+    process; returns the two `step.npz` contents as dicts `(one, two)`."""
+    result = run_python(["tests/workers/one_step.py", "--strategy=both", f"--output-dir={tmp_path}", case])
     assert result.returncode == 0, result.stderr[-3000:]
-    result = run_python([worker, "--strategy=cpu:2", f"--output-dir={mirrored}", f"--init-dir={single}", case])
-    assert result.returncode == 0, result.stderr[-3000:]
-    with np.load(single / "step.npz") as one, np.load(mirrored / "step.npz") as two:
+    with np.load(tmp_path / "single" / "step.npz") as one, np.load(tmp_path / "mirrored" / "step.npz") as two:
         one, two = dict(one), dict(two)
     assert int(one["num_replicas"]) == 1 and int(two["num_replicas"]) == 2
     return one, two

@@ -163,13 +163,8 @@ WORKER = os.path.join("tests", "workers", "density_step.py")
 def test_one_step_on_two_replicas_equals_one_replica(tmp_path):
     from tests.workers.density_step import CASES
 
-    single = run_python([WORKER, "--strategy=default", f"--output-dir={tmp_path / 'single'}"], timeout=600)
-    assert single.returncode == 0, single.stderr[-3000:]
-    mirrored = run_python(
-        [WORKER, "--strategy=cpu:2", f"--output-dir={tmp_path / 'mirrored'}", f"--init-dir={tmp_path / 'single'}"],
-        timeout=600,
-    )
-    assert mirrored.returncode == 0, mirrored.stderr[-3000:]
+    result = run_python([WORKER, "--strategy=both", f"--output-dir={tmp_path}"], timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
     for name in CASES:
         with np.load(tmp_path / "single" / f"{name}.npz") as one, np.load(tmp_path / "mirrored" / f"{name}.npz") as two:
             assert int(one["num_replicas"]) == 1 and int(two["num_replicas"]) == 2

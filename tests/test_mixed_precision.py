@@ -18,8 +18,8 @@ import pytest
 from tests.test_case import run_python
 from tests.test_strategy_training import CASES as STRATEGY_CASES
 from tests.test_xla import CASES as XLA_CASES
+from tests.test_xla import LANGUAGE
 
-LANGUAGE = ("word2vec", "bert_pretraining", "language_model", "memory_bank")
 CASES = [case for case in dict.fromkeys(STRATEGY_CASES + XLA_CASES) if not any(name in case for name in LANGUAGE)]
 POLICIES = ("mixed_bfloat16",)
 

@@ -20,12 +20,8 @@ TOLERANCE = {"VAT": 2e-3}
 @pytest.fixture(scope="module")
 def steps(tmp_path_factory):
     root = tmp_path_factory.mktemp("steps")
-    single = run_python([WORKER, "--strategy=default", f"--output-dir={root / 'single'}"], timeout=600)
-    assert single.returncode == 0, single.stderr[-3000:]
-    mirrored = run_python(
-        [WORKER, "--strategy=cpu:2", f"--output-dir={root / 'mirrored'}", f"--init-dir={root / 'single'}"], timeout=600
-    )
-    assert mirrored.returncode == 0, mirrored.stderr[-3000:]
+    result = run_python([WORKER, "--strategy=both", f"--output-dir={root}"], timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
     return root
 
 

@@ -35,7 +35,12 @@ SEMI_SUPERVISED = (
 # False`, so `compile(jit_compile=True)` raises (tests/test_method_base.py).
 NOT_YET = ("tests.test_noise_as_targets:build_for_strategy_test",)
 
-CASES = [case for case in STRATEGY_CASES if case not in NOT_YET] + [
+# The language methods (word2vec's pairs and CBOW, BERT, the neural and the
+# character language models) also train under XLA (README, "Accelerators");
+# this test keeps to the image methods, whose augmenters were the problem.
+LANGUAGE = ("word2vec", "bert_pretraining", "language_model", "memory_bank")
+
+CASES = [case for case in STRATEGY_CASES if case not in NOT_YET and not any(name in case for name in LANGUAGE)] + [
     "tests.test_xla:build_simclr",
     *(f"tests.test_xla:build_{name}" for name in SEMI_SUPERVISED),
 ]

@@ -7,6 +7,9 @@ starting weights:
     python tests/workers/density_step.py --strategy=default --output-dir=out/single
     python tests/workers/density_step.py --strategy=cpu:2 --output-dir=out/mirrored --init-dir=out/single
 
+or both in one process (`--strategy=both --output-dir=out`: `out/single` on
+logical device `/cpu:0` alone, then `out/mirrored` on both).
+
 The models draw nothing at random while training; plain SGD with learning
 rate 1 moves each trainable variable by exactly minus its gradient. For
 every case `<name>.npz` holds `loss`, `num_replicas`, and every model weight
@@ -32,13 +35,23 @@ CASES = {
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategy", default="default", help="default or cpu:N")
+    parser.add_argument("--strategy", default="default", help="default, cpu:N, or both (one process)")
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--init-dir", help="output dir of an earlier run: start from its init_<i> weights")
     args = parser.parse_args(argv)
     from keras_ssl.distribute import get_strategy
 
-    strategy = get_strategy(args.strategy)
+    if args.strategy == "both":
+        mirrored = get_strategy("cpu:2")  # Splits the CPU before any TF op.
+        import tensorflow as tf
+
+        single_dir = os.path.join(args.output_dir, "single")
+        run(args, tf.distribute.OneDeviceStrategy("/cpu:0"), single_dir, None)
+        return run(args, mirrored, os.path.join(args.output_dir, "mirrored"), single_dir)
+    return run(args, get_strategy(args.strategy), args.output_dir, args.init_dir)
+
+
+def run(args, strategy, output_dir, init_dir):
 
     import keras
     import numpy as np
@@ -46,13 +59,13 @@ def main(argv=None):
     import keras_ssl.methods as methods
 
     images = (np.random.default_rng(0).random((BATCH, *IMAGE_SHAPE)) < 0.4).astype("uint8")
-    os.makedirs(args.output_dir, exist_ok=True)
+    os.makedirs(output_dir, exist_ok=True)
     for name, (class_name, kwargs) in CASES.items():
         keras.utils.set_random_seed(0)
         with strategy.scope():
             model = getattr(methods, class_name)(input_shape=IMAGE_SHAPE, seed=0, **kwargs)
-            if args.init_dir:
-                with np.load(os.path.join(args.init_dir, f"{name}.npz")) as saved:
+            if init_dir:
+                with np.load(os.path.join(init_dir, f"{name}.npz")) as saved:
                     model.set_weights([saved[f"init_{i}"] for i in range(len(model.weights))])
             model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
         init = [np.array(w) for w in model.get_weights()]
@@ -63,7 +76,7 @@ def main(argv=None):
         }
         arrays.update({f"init_{i}": w for i, w in enumerate(init)})
         arrays.update({f"final_{i}": np.array(w) for i, w in enumerate(model.get_weights())})
-        np.savez(os.path.join(args.output_dir, f"{name}.npz"), **arrays)
+        np.savez(os.path.join(output_dir, f"{name}.npz"), **arrays)
         print(f"{name}: replicas={strategy.num_replicas_in_sync} loss={arrays['loss']:.6f}", flush=True)
     return 0
 

@@ -7,6 +7,11 @@ starting weights:
     python tests/workers/one_step.py --strategy=default --output-dir=out/single CASE
     python tests/workers/one_step.py --strategy=cpu:2 --output-dir=out/mirrored --init-dir=out/single CASE
 
+or both in one process (`out/single` on logical device `/cpu:0` alone, then
+`out/mirrored` on both; one TensorFlow start instead of two):
+
+    python tests/workers/one_step.py --strategy=both --output-dir=out CASE
+
 CASE is `module:function`, a zero-argument builder in a test module that
 returns `(model, x, y)`: a model (built inside `strategy.scope()` after
 `keras.utils.set_random_seed(0)`, not yet compiled) and one global batch
@@ -27,28 +32,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategy", default="default", help="default or cpu:N")
-    parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--init-dir", help="output dir of an earlier run: start from its init_<i> weights")
-    parser.add_argument("case", help="module:function builder")
-    args = parser.parse_args(argv)
-    from keras_ssl.distribute import get_strategy
-
-    strategy = get_strategy(args.strategy)  # Before any TF op.
-
+def run_case(case, strategy, output_dir, init_dir=None):
+    """Builds `case` under `strategy`, fits one step and writes `step.npz`."""
     import keras
     import numpy as np
 
-    module_name, function_name = args.case.split(":")
+    module_name, function_name = case.split(":")
     builder = getattr(importlib.import_module(module_name), function_name)
-    os.makedirs(args.output_dir, exist_ok=True)
+    os.makedirs(output_dir, exist_ok=True)
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model, x, y = builder()
-        if args.init_dir:
-            with np.load(os.path.join(args.init_dir, "step.npz")) as saved:
+        if init_dir:
+            with np.load(os.path.join(init_dir, "step.npz")) as saved:
                 model.set_weights([saved[f"init_{i}"] for i in range(len(model.weights))])
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
     init = [np.array(w) for w in model.get_weights()]
@@ -57,8 +53,29 @@ def main(argv=None):
     arrays.update({f"init_{i}": w for i, w in enumerate(init)})
     arrays.update({f"final_{i}": np.array(w) for i, w in enumerate(model.get_weights())})
     arrays["names"] = np.array([w.path for w in model.weights])
-    np.savez(os.path.join(args.output_dir, "step.npz"), **arrays)
-    print(f"{args.case}: replicas={strategy.num_replicas_in_sync} loss={arrays['loss']:.6f}", flush=True)
+    np.savez(os.path.join(output_dir, "step.npz"), **arrays)
+    print(f"{case}: replicas={strategy.num_replicas_in_sync} loss={arrays['loss']:.6f}", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategy", default="default", help="default, cpu:N, or both (see the module docstring)")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--init-dir", help="output dir of an earlier run: start from its init_<i> weights")
+    parser.add_argument("case", help="module:function builder")
+    args = parser.parse_args(argv)
+    from keras_ssl.distribute import get_strategy
+
+    if args.strategy != "both":
+        strategy = get_strategy(args.strategy)  # Before any TF op.
+        run_case(args.case, strategy, args.output_dir, args.init_dir)
+        return 0
+    mirrored = get_strategy("cpu:2")  # Splits the CPU before any TF op.
+    import tensorflow as tf
+
+    single_dir = os.path.join(args.output_dir, "single")
+    run_case(args.case, tf.distribute.OneDeviceStrategy("/cpu:0"), single_dir)
+    run_case(args.case, mirrored, os.path.join(args.output_dir, "mirrored"), init_dir=single_dir)
     return 0
 
 

@@ -8,6 +8,9 @@ starting weights:
     python tests/workers/semi_supervised_step.py --strategy=cpu:2 --output-dir=out/mirrored \
         --init-dir=out/single
 
+or both in one process (`--strategy=both --output-dir=out`: `out/single` on
+logical device `/cpu:0` alone, then `out/mirrored` on both).
+
 Each method is made deterministic: the identity as augmenter, no dropout,
 the method's own switch for its other randomness (`DETERMINISTIC`), a tiny
 ConvNet with synchronized batch norm and plain SGD with learning rate 1, so
@@ -41,7 +44,7 @@ DETERMINISTIC = {
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strategy", default="default", help="default or cpu:N")
+    parser.add_argument("--strategy", default="default", help="default, cpu:N, or both (one process)")
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--init-dir", help="output dir of an earlier run: start from its init_<i> weights")
     parser.add_argument("--methods", default=",".join(DETERMINISTIC), help="comma-separated class names")
@@ -52,7 +55,17 @@ def main(argv=None):
     args = parse_args(argv)
     from keras_ssl.distribute import get_strategy
 
-    strategy = get_strategy(args.strategy)
+    if args.strategy == "both":  # One process: /cpu:0 alone, then both logical CPUs.
+        mirrored = get_strategy("cpu:2")
+        import tensorflow as tf
+
+        single_dir = os.path.join(args.output_dir, "single")
+        run(args, tf.distribute.OneDeviceStrategy("/cpu:0"), single_dir, None)
+        return run(args, mirrored, os.path.join(args.output_dir, "mirrored"), single_dir)
+    return run(args, get_strategy(args.strategy), args.output_dir, args.init_dir)
+
+
+def run(args, strategy, output_dir, init_dir):
 
     import keras
     import numpy as np
@@ -65,7 +78,7 @@ def main(argv=None):
     x_l = rng.integers(0, 256, size=(LABELLED, *IMAGE_SHAPE), dtype=np.uint8)
     y_l = rng.integers(0, NUM_CLASSES, size=LABELLED)
     x_u = rng.integers(0, 256, size=(UNLABELLED, *IMAGE_SHAPE), dtype=np.uint8)
-    os.makedirs(args.output_dir, exist_ok=True)
+    os.makedirs(output_dir, exist_ok=True)
 
     for name in args.methods.split(","):
         cls = getattr(methods, name)
@@ -78,8 +91,8 @@ def main(argv=None):
             model = cls(
                 backbone, num_classes=NUM_CLASSES, augmenter=keras.layers.Identity(), dropout=0.0, seed=0, **kwargs
             )
-            if args.init_dir:
-                with np.load(os.path.join(args.init_dir, f"{name}.npz")) as saved:
+            if init_dir:
+                with np.load(os.path.join(init_dir, f"{name}.npz")) as saved:
                     model.set_weights([saved[f"init_{i}"] for i in range(len(model.weights))])
             model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
         init = [np.array(w) for w in model.get_weights()]
@@ -90,9 +103,9 @@ def main(argv=None):
         }
         arrays.update({f"init_{i}": w for i, w in enumerate(init)})
         arrays.update({f"final_{i}": np.array(w) for i, w in enumerate(model.get_weights())})
-        np.savez(os.path.join(args.output_dir, f"{name}.npz"), **arrays)
+        np.savez(os.path.join(output_dir, f"{name}.npz"), **arrays)
         print(
-            f"{name}: strategy={args.strategy} replicas={strategy.num_replicas_in_sync} loss={arrays['loss']:.6f}",
+            f"{name}: replicas={strategy.num_replicas_in_sync} loss={arrays['loss']:.6f}",
             flush=True,
         )
     return 0
