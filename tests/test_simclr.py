@@ -153,3 +153,30 @@ class TestSimCLRMixedPrecision:
             finally:
                 keras.mixed_precision.set_global_policy("float32")
         assert 0.3 < deltas["mixed_float16"] / deltas["float32"] < 3.0, deltas
+
+
+class TestPipelineViews:
+    def test_views_made_in_the_pipeline_train_like_views_made_in_the_step(self, images):
+        from keras_ssl.data import image_batches, with_pipeline_views
+
+        model = tiny_simclr()
+        batches = with_pipeline_views(image_batches(images, 16, seed=0), model.augmenter)
+        (element,) = batches.take(1)
+        assert element["views"].shape == (16, 2, 16, 16, 1)
+        # Two different random views of each image, in pixel range.
+        views = element["views"].numpy()
+        assert 0 <= views.min() and views.max() <= 255 and np.abs(views[:, 0] - views[:, 1]).mean() > 1
+        history = model.fit(batches, epochs=2, verbose=0).history
+        assert all(np.isfinite(history["loss"])) and history["loss"][-1] < np.log(31) + 0.5
+
+    def test_a_batch_of_views_is_the_views_and_a_wrong_count_fails_in_one_line(self, images):
+        model = tiny_simclr()
+        views = np.stack([images[:4], images[4:8]], axis=1).astype("float32")
+        unpacked = model.unpack_images({"views": views})
+        first, second = model.views(unpacked)
+        np.testing.assert_array_equal(first.numpy(), views[:, 0])
+        np.testing.assert_array_equal(second.numpy(), views[:, 1])
+        with pytest.raises(ValueError, match="takes 2 views per image, got batches of 3"):
+            model.views(tf.zeros((4, 3, 16, 16, 1)))
+        with pytest.raises(ValueError, match="must be \\[batch, views, height, width, channels\\]"):
+            model.unpack_images({"views": np.zeros((4, 16, 16, 1), "float32")})

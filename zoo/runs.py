@@ -180,12 +180,14 @@ def is_chief(strategy):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-def train(config, data, model_dir, strategy=None, verbose="auto", extra_callbacks=(), jit_compile=False):
+def train(config, data, model_dir, strategy=None, verbose="auto", extra_callbacks=(), jit_compile=False, views="step"):
     """Trains the method of `config` on `data` (what its recipe's
     `load_data` returns), resumably, in `model_dir`, then runs the recipe's
     `finish` (plots, evaluation). The same for every method. `jit_compile`
     compiles the train step with XLA (`keras_ssl.methods.require_jit_compile`:
-    an error, not Keras's silent fallback, when a layer cannot).
+    an error, not Keras's silent fallback, when a layer cannot). `views`:
+    where SimCLR and MoCo make their views, `"step"` (in the train step, on
+    the device) or `"pipeline"` (`keras_ssl.data.with_pipeline_views`).
 
     Returns `(model, history)`, history as `{metric: [per epoch]}` over the
     whole run (resumed parts included).
@@ -206,6 +208,18 @@ def train(config, data, model_dir, strategy=None, verbose="auto", extra_callback
 
         require_jit_compile(model)
         print("Compiling the train step with XLA (jit_compile=True)", flush=True)
+    if views not in ("step", "pipeline"):
+        raise ValueError(f"--views must be step or pipeline, got {views!r}")
+    if views == "pipeline":
+        from keras_ssl.data import with_pipeline_views
+        from keras_ssl.methods import MoCo, SimCLR
+
+        if not isinstance(model, (SimCLR, MoCo)):
+            raise ValueError(
+                f"--views=pipeline is for simclr and moco; {config['method']} makes its inputs in its step"
+            )
+        fit_data = with_pipeline_views(fit_data, model.augmenter)
+        print("Views made in the input pipeline (--views=pipeline)", flush=True)
 
     # Workers other than the chief write their state to private directories.
     scratch = None if chief else tempfile.mkdtemp(prefix="keras_ssl-worker-")

@@ -38,6 +38,12 @@ flags.DEFINE_bool(
     "Compile the train step with XLA (what TPUs run); fails with one line if the method cannot. "
     "Off: Keras's default (no XLA on CPU or under a strategy).",
 )
+flags.DEFINE_enum(
+    "views",
+    "step",
+    ["step", "pipeline"],
+    "SimCLR and MoCo: make the views in the train step (on the device) or in the tf.data pipeline (host).",
+)
 flags.DEFINE_bool("quick", False, "Shrink the config for a smoke run (small backbone, few epochs).")
 flags.DEFINE_integer(
     "verbose", None, "Keras fit verbosity (default: progress bar on a terminal, else one line per epoch)."
@@ -85,7 +91,15 @@ def main(argv):
             runs.prepare_run_dir(FLAGS.model_dir, runs.complete_config(config, data))
             print(f"Run already complete: {model_path} (use a new --model_dir to train again)")
             return 0
-        runs.train(config, data, FLAGS.model_dir, strategy=strategy, verbose=verbose, jit_compile=FLAGS.jit_compile)
+        runs.train(
+            config,
+            data,
+            FLAGS.model_dir,
+            strategy=strategy,
+            verbose=verbose,
+            jit_compile=FLAGS.jit_compile,
+            views=FLAGS.views,
+        )
         print(f"Saved {model_path}")
     return 0
 

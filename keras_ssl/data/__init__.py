@@ -25,7 +25,7 @@ from keras_ssl.data.language_model_data import (
     word_ngram_windows,
 )
 from keras_ssl.data.photos import load_photos
-from keras_ssl.data.pipelines import image_batches
+from keras_ssl.data.pipelines import image_batches, with_pipeline_views
 from keras_ssl.data.semi_supervised import labelled_split, semi_supervised_batches
 from keras_ssl.data.sentence_pairs import IS_NEXT, NOT_NEXT, SentencePairs, next_sentence_pairs
 from keras_ssl.data.sources import (
@@ -116,6 +116,7 @@ __all__ = [
     "ImageDataset",
     "balanced_indices",
     "image_batches",
+    "with_pipeline_views",
     "label_fraction_indices",
     "labelled_split",
     "load_dataset",

@@ -33,3 +33,33 @@ def image_batches(images, batch_size, labels=None, shuffle=True, seed=0, drop_re
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def with_pipeline_views(dataset, augmenter, count=2):
+    """Makes a contrastive method's views in the `tf.data` pipeline (on the
+    host, overlapping the train step) instead of in the train step.
+
+    By default SimCLR and MoCo augment inside `train_step` (on the
+    accelerator, compiled with the step). This maps each batch of raw
+    `images` (or `(images, labels)`) of `dataset` to `{"views": [B, count,
+    H, W, C]}` float32 views drawn by a copy of `augmenter` (built from its
+    config, outside any strategy scope), which the methods take as they
+    are. The model and its training are otherwise the same.
+
+    Args:
+        dataset: `tf.data.Dataset` of raw image batches.
+        augmenter: the method's augmenter (e.g. `model.augmenter`).
+        count: int. Views per image (2 for SimCLR and MoCo).
+
+    Example:
+
+    >>> batches = with_pipeline_views(image_batches(x, 256), model.augmenter)
+    >>> model.fit(batches, epochs=10)
+    """
+    copy = type(augmenter).from_config(augmenter.get_config())
+
+    def make_views(images, *rest):
+        images = tf.cast(images, "float32")
+        return {"views": tf.stack([copy(images, training=True) for _ in range(count)], axis=1)}
+
+    return dataset.map(make_views, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

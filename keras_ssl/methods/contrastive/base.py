@@ -28,8 +28,32 @@ class ContrastiveMethod(ImageMethod):
 
     def views(self, images, count=2):
         """`count` independent random views of `images` (the augmenter in
-        training mode: each call draws new parameters)."""
+        training mode: each call draws new parameters), or, for a batch
+        `[B, count, H, W, C]` of views made in the input pipeline
+        (`keras_ssl.data.with_pipeline_views`), those views."""
+        if images.shape.rank == 5:
+            if images.shape[1] != count:
+                raise ValueError(
+                    f"{type(self).__name__} takes {count} views per image, got batches of {images.shape[1]}: "
+                    f"use with_pipeline_views(dataset, augmenter, count={count})"
+                )
+            return tf.unstack(images, axis=1)
         return [self.augmenter(images, training=True) for _ in range(count)]
+
+    def unpack_images(self, data):
+        """Checked float images from a batch of `images` or `(images,
+        labels)`, or views `[B, count, H, W, C]` from a batch `{"views":
+        ...}` made in the input pipeline."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if isinstance(x, dict) and "views" in x:
+            views = tf.convert_to_tensor(x["views"])
+            if views.shape.rank != 5:
+                raise ValueError(
+                    f"{type(self).__name__}: pipeline views must be [batch, views, height, width, channels], got "
+                    f"shape {tuple(views.shape)}: make them with keras_ssl.data.with_pipeline_views"
+                )
+            return tf.cast(views, "float32")
+        return super().unpack_images(data)
 
     def build_projection_head(
         self, output_dim, hidden_dims=None, synchronized_batch_norm=False, name="projection_head"
