@@ -55,3 +55,38 @@ class TestBackbones(TestCase):
     def test_bad_arguments(self, kwargs, match):
         with pytest.raises(ValueError, match=match):
             ResNet(**kwargs)
+
+
+class TestImageNetResNet:
+    # torchvision's resnet18 / resnet50 trainable parameters, less the
+    # 1000-way classifier (513,000 / 2,049,000).
+    @pytest.mark.parametrize("depth, features, parameters", [(18, 512, 11_176_512), (50, 2048, 23_508_032)])
+    def test_he_et_al_architectures_on_raw_pixels(self, depth, features, parameters):
+        from keras_ssl.backbones import ImageNetResNet
+
+        backbone = ImageNetResNet(input_shape=(64, 64, 3), depth=depth)
+        # He et al.'s ResNet-18 / ResNet-50 without the 1000-way classifier.
+        trainable = sum(int(np.prod(w.shape)) for w in backbone.trainable_weights)
+        assert backbone.output_shape == (None, features) and trainable == parameters
+        x = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3)).astype("float32")
+        # Scaling is inside: raw pixels and the same pixels scaled give different features.
+        assert not np.allclose(backbone(x), backbone(x / 255.0), atol=1e-3)
+
+    def test_any_size_from_32_grey_or_colour_and_a_round_trip(self, tmp_path):
+        from keras_ssl.backbones import ImageNetResNet
+
+        grey = ImageNetResNet(input_shape=(33, 47, 1), depth=18)
+        assert grey(np.zeros((1, 33, 47, 1), "float32")).shape == (1, 512)
+        path = str(tmp_path / "backbone.keras")
+        grey.save(path)
+        restored = keras.saving.load_model(path)
+        x = np.random.default_rng(1).integers(0, 256, (2, 33, 47, 1)).astype("float32")
+        np.testing.assert_allclose(restored(x), grey(x), atol=1e-5)
+
+    def test_bad_arguments_fail_in_one_line(self):
+        from keras_ssl.backbones import ImageNetResNet
+
+        with pytest.raises(ValueError, match="depth must be 18 or 50"):
+            ImageNetResNet(input_shape=(64, 64, 3), depth=34)
+        with pytest.raises(ValueError, match="at least 32x32.*keras_ssl.backbones.ResNet"):
+            ImageNetResNet(input_shape=(28, 28, 1))
