@@ -87,3 +87,50 @@ def test_every_method_trains_two_steps_under_xla():
     failures = [line for line in lines if "error" in line or not line["finite"] or not line["jit_compile"]]
     assert not failures, failures
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_accelerator_suite_counts_resnet18_flops_and_knows_peaks():
+    from keras_ssl.backbones import ImageNetResNet
+    from zoo.benchmarks import accelerator
+
+    # ResNet-18 at 224x224: 1.82 G multiply-adds (He et al. 2016, Table 1),
+    # the profiler counts each as 2 operations.
+    flops = accelerator.forward_flops(ImageNetResNet(input_shape=(224, 224, 3), depth=18), (224, 224, 3))
+    assert abs(flops / 3.64e9 - 1) < 0.02, flops
+    assert accelerator.peak_flops("NVIDIA H200", "mixed_bfloat16") == 989.4e12
+    assert accelerator.peak_flops("NVIDIA A100-SXM4-40GB", "float32") == 156.0e12
+    assert accelerator.peak_flops("CPU", "float32") is None
+    table = accelerator.markdown(
+        {
+            "device": "NVIDIA H200",
+            "steps": 20,
+            "rows": [
+                {
+                    "image_size": 96,
+                    "jit_compile": True,
+                    "policy": "mixed_bfloat16",
+                    "batch_size": 512,
+                    "images_per_s": 9000.0,
+                    "achieved_tflops": 100.0,
+                    "peak_share": 0.101,
+                },
+                {"image_size": 96, "jit_compile": False, "policy": "float32", "batch_size": 512, "error": "OOM"},
+            ],
+        }
+    )
+    assert "| 96 | on | mixed_bfloat16 | 512 | 9000 | 100.00 | 10.1% |" in table and "OOM" in table
+
+
+def test_xla_suite_covers_every_image_method_but_noise_as_targets():
+    from zoo.benchmarks import xla
+
+    methods = xla.image_methods()
+    assert "noise_as_targets" not in methods and {"simclr", "mix_match", "colorization", "cpc"} <= set(methods)
+    row = {
+        "batch_size": 256,
+        "backbone": {"class": "ResNet", "depth": 8},
+        "xla_speedup": 0.5,
+        "images_per_s": {"no_xla": 600.0, "xla": 300.0, "pipeline_views": 700.0},
+    }
+    table = xla.markdown({"steps": 8, "rounds": 3, "rows": {"simclr": row}})
+    assert "| simclr | ResNet-8 | 256 | 600 | 300 | 0.50x |" in table and "| in the pipeline | 700 |" in table

@@ -7,6 +7,8 @@
     python -m zoo.benchmark --suite=bert --output_dir=benchmarks/bert
     python -m zoo.benchmark --suite=density --output_dir=benchmarks/density
     python -m zoo.benchmark --suite=contrastive --output_dir=benchmarks/contrastive
+    python -m zoo.benchmark --suite=xla --output_dir=benchmarks/xla
+    python -m zoo.benchmark --suite=accelerator --output_dir=benchmarks/accelerator  (on a GPU)
 
 Writes `results.json` and `results.md` (a Markdown table) into output_dir.
 Speed is a ratio of two throughputs measured in the same process, step for
@@ -29,6 +31,8 @@ SUITE_MODULES = (
     "bert",
     "density",
     "contrastive",
+    "xla",
+    "accelerator",
 )  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
 flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised", *SUITE_MODULES], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
@@ -314,7 +318,7 @@ def main(argv):
             import importlib
 
             module = importlib.import_module(f"zoo.benchmarks.{FLAGS.suite}")
-            kwargs = {"methods": FLAGS.methods} if FLAGS.suite in ("pretext", "density", "contrastive") else {}
+            kwargs = {"methods": FLAGS.methods} if FLAGS.suite in ("pretext", "density", "contrastive", "xla") else {}
             if FLAGS.suite == "contrastive":
                 kwargs["budget_minutes"] = FLAGS.budget_minutes
             result = module.run(output_dir, quick=FLAGS.quick, **kwargs)
