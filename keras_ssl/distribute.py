@@ -12,7 +12,7 @@ import tensorflow as tf
 STRATEGY_NAMES = ("default", "mirrored", "multi_worker", "tpu", "cpu:N")
 
 
-def get_strategy(name="default"):
+def get_strategy(name="default", tpu=None):
     """Returns the `tf.distribute.Strategy` called `name`.
 
     Args:
@@ -21,6 +21,9 @@ def get_strategy(name="default"):
             `"tpu"`, or `"cpu:N"` (N logical CPU replicas, for testing
             distribution on a CPU-only machine; must be called before
             TensorFlow has run any op).
+        tpu: str. For `"tpu"`: the TPU's name or `grpc://` address
+            (`TPUClusterResolver(tpu=...)`); None finds it from the
+            environment (a Cloud TPU VM).
 
     Example:
 
@@ -37,7 +40,7 @@ def get_strategy(name="default"):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)

@@ -109,6 +109,9 @@ BAD_TRAIN_FLAGS = [
     (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--batch_size=4096"], "larger than the dataset"),
     (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--strategy=gpu:2"], "Unknown strategy"),
     (["--method=simclr", "--dataset=digits"], "--model_dir is required"),
+    (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--tpu=local"], "--tpu=local needs --strategy=tpu"),
+    (["--method=vat", "--dataset=digits", "--model_dir={d}", "--views=pipeline"], "--views=pipeline is for simclr"),
+    (["--method=noise_as_targets", "--dataset=digits", "--model_dir={d}", "--jit_compile"], "cannot train under XLA"),
 ]
 
 

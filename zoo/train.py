@@ -32,6 +32,7 @@ flags.DEFINE_integer(
     "unlabelled_ratio", None, "Semi-supervised methods: unlabelled images per labelled image in a batch."
 )
 flags.DEFINE_string("strategy", "default", "default, mirrored, multi_worker, tpu or cpu:N.")
+flags.DEFINE_string("tpu", None, "--strategy=tpu: the TPU's name or grpc:// address (default: found on a TPU VM).")
 flags.DEFINE_bool(
     "jit_compile",
     False,
@@ -66,7 +67,9 @@ def main(argv):
         # The strategy comes first: cpu:N must split the CPU before any TF op.
         from keras_ssl.distribute import get_strategy
 
-        strategy = get_strategy(FLAGS.strategy)
+        if FLAGS.tpu and FLAGS.strategy != "tpu":
+            raise ValueError(f"--tpu={FLAGS.tpu} needs --strategy=tpu (got --strategy={FLAGS.strategy})")
+        strategy = get_strategy(FLAGS.strategy, tpu=FLAGS.tpu)
         from zoo import runs
 
         verbose = FLAGS.verbose if FLAGS.verbose is not None else (1 if sys.stdout.isatty() else 2)
