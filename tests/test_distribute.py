@@ -21,9 +21,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = ROOT / "tests" / "workers"
 
-# Gradients of the step are O(1); float32 sums in another order differ by ~1e-6.
-ATOL = 1e-5
-RTOL = 1e-5
+# Gradients of the step are O(1); float32 sums in another order differ by
+# ~1e-6, and once (a loaded 2-core machine) by 1.1e-5 of 0.064. A wrong
+# reduction is off by a factor (e.g. 2), far above this.
+ATOL = 1e-4
+RTOL = 1e-4
 
 
 def _env(tf_config=None):

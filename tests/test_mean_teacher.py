@@ -219,9 +219,11 @@ class TestMeanTeacherLearns(TestCase):
         # at 600 steps, 0.915 at 1200). Test accuracy seen (teacher /
         # supervised only), with this labelled split and seeds 0, 1, 2 for
         # the rest: 0.910 / 0.871, 0.910 / 0.869, 0.923 / 0.884, margins
-        # of about 4 points.
+        # of about 4 points. With the XLA-compatible WeakAugmenter (same
+        # distribution of shifts and flips, other random draws): 0.887 /
+        # 0.869, 0.913 / 0.851, 0.911 / 0.882; seed 2 has the median margin.
         # 60 passes of 10 steps; evaluated in Keras' batches of 32.
-        settings = dict(seed=0, steps=600, epochs=60, batch_size=32, unlabelled_ratio=4, evaluate_batch_size=None)
+        settings = dict(seed=2, steps=600, epochs=60, batch_size=32, unlabelled_ratio=4, evaluate_batch_size=None)
         accuracies = {
             "supervised": digits_semi_supervised_accuracy(SupervisedOnly, **settings),
             "mean_teacher": digits_semi_supervised_accuracy(
