@@ -25,7 +25,7 @@ import numpy as np
 FAMILIES = ("semi_supervised", "pretext", "autoencoding", "contrastive")
 NOT_XLA = ("noise_as_targets",)
 TRAIN_SIZE = 4096
-STEPS, ROUNDS = 8, 3
+STEPS, ROUNDS = 6, 2
 QUICK = {"steps": 2, "rounds": 1, "train_size": 512}
 
 
