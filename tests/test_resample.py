@@ -87,3 +87,18 @@ def test_color_jitter_changes_colours_keeps_range_and_round_trips(rng):
     np.testing.assert_array_equal(jitter(x, training=False), x)
     restored = ColorJitter.from_config(jitter.get_config())
     assert restored.get_config() == jitter.get_config()
+
+
+def test_sample_axes_matches_keras_affine_transform_with_zero_fill(images, rng):
+    from keras_ssl.augment.resample import sample_axes
+
+    scale = rng.uniform(0.5, 2.0, 5).astype("float32")
+    offset = rng.uniform(-6, 6, (5, 2)).astype("float32")
+    rows = np.arange(28, dtype="float32")[None] * scale[:, None] + offset[:, :1]
+    columns = np.arange(20, dtype="float32")[None] * scale[:, None] + offset[:, 1:]
+    zeros = np.zeros(5, "float32")
+    transform = np.stack([scale, zeros, offset[:, 1], zeros, scale, offset[:, 0], zeros, zeros], axis=1)
+    expected = keras.ops.image.affine_transform(
+        images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0.0
+    )
+    np.testing.assert_allclose(sample_axes(tf.constant(images), rows, columns).numpy(), expected, atol=5e-3)

@@ -42,6 +42,7 @@ LANGUAGE = ("word2vec", "bert_pretraining", "language_model", "memory_bank")
 
 CASES = [case for case in STRATEGY_CASES if case not in NOT_YET and not any(name in case for name in LANGUAGE)] + [
     "tests.test_xla:build_simclr",
+    "tests.test_xla:build_context_encoder_with_region_masks",
     *(f"tests.test_xla:build_{name}" for name in SEMI_SUPERVISED),
 ]
 
@@ -53,6 +54,14 @@ def build_simclr():
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     images = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 3), dtype="uint8")
     return model, images, {"batch_size": 16}
+
+
+def build_context_encoder_with_region_masks():
+    """The zoo's (and the paper's) random-region masks; the strategy case uses blocks."""
+    from tests.test_context_encoder import tiny_context_encoder
+
+    images = np.random.default_rng(0).integers(0, 256, size=(32, 16, 16, 1), dtype="uint8")
+    return tiny_context_encoder(mask="random_region"), images, {"batch_size": 16}
 
 
 def _build_semi_supervised(name):

@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.augment.resample import sample_axes
+
 
 def _check_fraction(fraction, name):
     if not 0.0 < float(fraction) < 1.0:
@@ -182,14 +184,13 @@ def random_region_mask(images, fraction=0.25, seed=None):
 
     py = place(cy, y_min, y_max, h, u[:, 2])
     px = place(cx, x_min, x_max, w, u[:, 3])
-    # affine_transform maps output (x, y) to input (a0 x + a1 y + a2, b0 x + b1 y + b2):
-    # the output point (px, py) samples the source centroid (cx, cy).
+    # Output pixel (y, x) samples the source at (cy + (y - py) / scale,
+    # cx + (x - px) / scale): the output point (py, px) is the source
+    # centroid. An axis-aligned warp, written as matrix products (XLA).
     inverse = 1.0 / scale
-    zeros = tf.zeros_like(scale)
-    transform = tf.stack([inverse, zeros, cx - px * inverse, zeros, inverse, cy - py * inverse, zeros, zeros], axis=1)
-    moved = keras.ops.image.affine_transform(
-        silhouette[..., None], transform, interpolation="bilinear", fill_mode="constant", fill_value=0.0
-    )
+    rows_in = cy[:, None] + (tf.range(h, dtype=tf.float32)[None, :] - py[:, None]) * inverse[:, None]
+    cols_in = cx[:, None] + (tf.range(w, dtype=tf.float32)[None, :] - px[:, None]) * inverse[:, None]
+    moved = sample_axes(silhouette[..., None], rows_in, cols_in)
     return tf.cast(moved > 0.5, tf.float32)
 
 

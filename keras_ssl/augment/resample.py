@@ -146,3 +146,37 @@ def translate(images, shifts):
     rows = _shift_matrix(shifts[:, 0], height, images.dtype)
     columns = _shift_matrix(shifts[:, 1], width, images.dtype)
     return _apply(images, rows, columns)
+
+
+def _zero_fill_matrix(positions, size, dtype):
+    """Weights `[B, out, size]` sampling float `positions` `[B, out]`
+    bilinearly, neighbours outside `[0, size)` reading 0 (`tf.one_hot` of
+    an index out of range is all zeros)."""
+    below = tf.floor(positions)
+    fraction = tf.cast(positions - below, dtype)[..., None]
+    below = tf.cast(below, tf.int32)
+    return tf.one_hot(below, size, dtype=dtype) * (1.0 - fraction) + tf.one_hot(below + 1, size, dtype=dtype) * fraction
+
+
+def sample_axes(images, rows, columns):
+    """Bilinear samples of each image at the grid `rows x columns`, zero
+    outside the image: an axis-aligned affine warp (scale and shift per
+    image) such as `keras.ops.image.affine_transform` with
+    `fill_mode="constant", fill_value=0` makes, compiled by XLA.
+
+    Args:
+        images: float tensor `[B, H, W, C]` with static H and W.
+        rows: float tensor `[B, h]`: the input row each output row samples.
+        columns: float tensor `[B, w]`: the input column of each output
+            column.
+
+    Example:
+
+    >>> grid = tf.range(28, dtype="float32")[None] * 0.5  # a 2x zoom on the top-left corner
+    >>> sample_axes(tf.ones((1, 28, 28, 1)), grid, grid).shape
+    TensorShape([1, 28, 28, 1])
+    """
+    height, width = int(images.shape[1]), int(images.shape[2])
+    row_weights = _zero_fill_matrix(tf.cast(rows, "float32"), height, images.dtype)
+    column_weights = _zero_fill_matrix(tf.cast(columns, "float32"), width, images.dtype)
+    return _apply(images, row_weights, column_weights)
