@@ -104,7 +104,10 @@ def run(output_dir, quick=False, methods=None):
     methods = list(methods or image_methods())
     rows = {}
     for method in methods:
-        rows[method] = measure(method, quick=quick)
+        try:
+            rows[method] = measure(method, quick=quick)
+        except Exception as error:  # Recorded in the table; the other methods go on.
+            rows[method] = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0][:200]}"}
         print(f"{method}: {rows[method]}", flush=True)
     return {"suite": "xla", "steps": QUICK["steps"] if quick else STEPS, "rounds": 1 if quick else ROUNDS, "rows": rows}
 
@@ -119,6 +122,9 @@ def markdown(result):
         "|---|---|---|---|---|---|",
     ]
     for method, row in result["rows"].items():
+        if "error" in row:
+            lines.append(f"| {method} | | | {row['error']} | | |")
+            continue
         backbone = row["backbone"]
         name = backbone.get("class", "?") + (f"-{backbone['depth']}" if "depth" in backbone else "")
         lines.append(
