@@ -93,6 +93,43 @@ class TestOptimalAssignment:
             optimal_assignment(np.zeros((3,), "float32"))
 
 
+class TestAuctionAssignment:
+    def test_matches_brute_force_on_small_random_costs(self, rng):
+        from keras_ssl.losses import auction_assignment
+
+        for n in range(1, 7):
+            for _ in range(5):
+                cost = rng.normal(size=(n, n)).astype("float32")
+                assignment = auction_assignment(cost).numpy()
+                assert_permutation(assignment)
+                best = min(cost[np.arange(n), list(p)].sum() for p in itertools.permutations(range(n)))
+                np.testing.assert_allclose(cost[np.arange(n), assignment].sum(), best, rtol=1e-4, atol=1e-4)
+
+    def test_compiles_under_xla_and_equals_the_hungarian_algorithm_on_a_batch(self, rng):
+        from keras_ssl.losses import auction_assignment
+
+        # NAT's cost: squared distances between unit embeddings and targets.
+        z, c = rng.normal(size=(2, 128, 16))
+        z /= np.linalg.norm(z, axis=1, keepdims=True)
+        c /= np.linalg.norm(c, axis=1, keepdims=True)
+        cost = squared_distances(z, c).astype("float32")
+        auction = tf.function(auction_assignment, jit_compile=True)(tf.constant(cost)).numpy()
+        hungarian = optimal_assignment(cost).numpy()
+        assert_permutation(auction)
+        np.testing.assert_allclose(
+            cost[np.arange(128), auction].sum(), cost[np.arange(128), hungarian].sum(), rtol=1e-5
+        )
+
+    def test_the_auction_solver_lets_the_step_compile(self, images, indices):
+        model = tiny_model(assignment_solver="auction")
+        model.compile(optimizer="sgd", jit_compile=True)
+        assert model.jit_compile is True
+        model.fit(images[:16], indices[:16], batch_size=8, epochs=1, verbose=0)
+        assert_permutation(model.assignment.numpy())
+        with pytest.raises(ValueError, match="assignment_solver must be 'hungarian' or 'auction'"):
+            tiny_model(assignment_solver="sinkhorn")
+
+
 class TestLoss:
     def test_evaluate_loss_matches_numpy_reference(self, images, indices):
         model = tiny_model()

@@ -30,9 +30,9 @@ SEMI_SUPERVISED = (
     "MixMatch",
 )
 
-# Noise As Targets solves its assignment with SciPy's Hungarian algorithm
+# Noise As Targets' default solver is SciPy's Hungarian algorithm
 # (`tf.numpy_function`), which XLA cannot compile: it says `supports_jit =
-# False`, so `compile(jit_compile=True)` raises (tests/test_method_base.py).
+# False` (tests/test_method_base.py); its case here uses the auction solver.
 NOT_YET = ("tests.test_noise_as_targets:build_for_strategy_test",)
 
 # The language methods (word2vec's pairs and CBOW, BERT, the neural and the
@@ -43,6 +43,7 @@ LANGUAGE = ("word2vec", "bert_pretraining", "language_model", "memory_bank")
 CASES = [case for case in STRATEGY_CASES if case not in NOT_YET and not any(name in case for name in LANGUAGE)] + [
     "tests.test_xla:build_simclr",
     "tests.test_xla:build_context_encoder_with_region_masks",
+    "tests.test_xla:build_noise_as_targets_with_auction",
     *(f"tests.test_xla:build_{name}" for name in SEMI_SUPERVISED),
 ]
 
@@ -62,6 +63,15 @@ def build_context_encoder_with_region_masks():
 
     images = np.random.default_rng(0).integers(0, 256, size=(32, 16, 16, 1), dtype="uint8")
     return tiny_context_encoder(mask="random_region"), images, {"batch_size": 16}
+
+
+def build_noise_as_targets_with_auction():
+    from tests.test_noise_as_targets import build_for_strategy_test
+
+    model, data, fit_kwargs = build_for_strategy_test()
+    model = type(model).from_config({**model.get_config(), "assignment_solver": "auction"})
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    return model, data, fit_kwargs
 
 
 def _build_semi_supervised(name):

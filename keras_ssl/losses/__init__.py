@@ -1,6 +1,7 @@
 """Losses as standalone functions and serializable Keras losses."""
 
 from keras_ssl.losses.adversarial import discriminator_adversarial_loss, generator_adversarial_loss
+from keras_ssl.losses.assignment import auction_assignment
 from keras_ssl.losses.consistency import probability_mse, softmax_mse
 from keras_ssl.losses.entropy import prediction_entropy
 from keras_ssl.losses.inpainting import inpainting_reconstruction_loss
@@ -11,6 +12,7 @@ from keras_ssl.losses.vat import kl_divergence_from_logits, virtual_adversarial_
 
 __all__ = [
     "NTXentLoss",
+    "auction_assignment",
     "denoising_reconstruction_loss",
     "discriminator_adversarial_loss",
     "generator_adversarial_loss",

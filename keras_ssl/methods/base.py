@@ -247,5 +247,8 @@ def require_jit_compile(model):
         raise ValueError(
             f"{model.name} cannot train under XLA (jit_compile=True): "
             + (f"layers {', '.join(unsupported)} say they do not support it" if unsupported else "Keras turned it off")
-            + "; use keras_ssl.augment's XLA-compatible augmenters, or train with jit_compile='auto'"
+            + "; "
+            + getattr(
+                model, "xla_hint", "use keras_ssl.augment's XLA-compatible augmenters, or train with jit_compile='auto'"
+            )
         )

@@ -9,6 +9,7 @@ import tensorflow as tf
 from keras_ssl.augment.simclr_augmenter import SimCLRAugmenter
 from keras_ssl.distribute import cross_replica_concat
 from keras_ssl.layers.memory_bank import scatter_rows
+from keras_ssl.losses.assignment import auction_assignment
 from keras_ssl.methods.contrastive.base import ContrastiveMethod
 
 
@@ -146,6 +147,11 @@ class NoiseAsTargets(ContrastiveMethod):
             epoch (3, as in the paper); 0 never reassigns.
         steps_per_epoch: int or None. Steps in one epoch, to count epochs
             (None: reassign on every step).
+        assignment_solver: `"hungarian"` (SciPy's `linear_sum_assignment`
+            behind `tf.numpy_function`: fastest on a CPU, but XLA cannot
+            compile it) or `"auction"` (`keras_ssl.losses.auction_assignment`,
+            TensorFlow ops: for `jit_compile=True` and TPUs; the same
+            assignment up to `n * 1e-5` of total cost).
         augmenter: keras.layers.Layer. View maker; random crops and flips
             for the backbone's input shape by default.
         seed: int. Seed of the default augmenter, the targets and the
@@ -170,15 +176,20 @@ class NoiseAsTargets(ContrastiveMethod):
         target_dim=None,
         reassign_every=3,
         steps_per_epoch=None,
+        assignment_solver="hungarian",
         augmenter=None,
         seed=None,
         **kwargs,
     ):
         super().__init__(backbone=backbone, augmenter=augmenter, seed=seed, **kwargs)
-        # The step solves its assignment with SciPy (`tf.numpy_function`),
-        # which XLA cannot compile: say so, so that jit_compile=True fails
-        # with one line (require_jit_compile) instead of at the first step.
-        self.supports_jit = False
+        if assignment_solver not in ("hungarian", "auction"):
+            raise ValueError(f"assignment_solver must be 'hungarian' or 'auction', got {assignment_solver!r}")
+        self.assignment_solver = assignment_solver
+        # SciPy's solver runs behind `tf.numpy_function`, which XLA cannot
+        # compile: say so, so that jit_compile=True fails with one line
+        # (require_jit_compile) instead of at the first step.
+        self.supports_jit = assignment_solver == "auction"
+        self.xla_hint = "build it with assignment_solver='auction' (TensorFlow ops) to train under XLA"
 
         def is_int(value):
             return not isinstance(value, bool) and isinstance(value, numbers.Integral)
@@ -299,12 +310,18 @@ class NoiseAsTargets(ContrastiveMethod):
         )
         # No collective op in either branch: the cond is safe under a strategy.
         permutation = tf.cond(
-            self.reassign_now(), lambda: optimal_assignment(cost), lambda: tf.range(count, dtype=tf.int32)
+            self.reassign_now(), lambda: self.solve_assignment(cost), lambda: tf.range(count, dtype=tf.int32)
         )
         new = tf.gather(current, permutation)
         changed = tf.reduce_mean(tf.cast(tf.not_equal(new, current), tf.float32))
         local = new[offset : offset + tf.shape(indices)[0]]
         return local, changed, (all_indices, new)
+
+    def solve_assignment(self, cost):
+        """The permutation of least total `cost` with the configured solver."""
+        if self.assignment_solver == "auction":
+            return auction_assignment(cost)
+        return optimal_assignment(cost)
 
     def compute_losses(self, batch, training):
         images, indices = batch["images"], batch["indices"]
@@ -333,6 +350,7 @@ class NoiseAsTargets(ContrastiveMethod):
                 "target_dim": self.target_dim,
                 "reassign_every": self.reassign_every,
                 "steps_per_epoch": self.steps_per_epoch,
+                "assignment_solver": self.assignment_solver,
             }
         )
         return config
