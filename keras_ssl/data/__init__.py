@@ -11,6 +11,7 @@ from keras_ssl.data.bert_inputs import (
     save_vocabulary,
 )
 from keras_ssl.data.binarize import binarize
+from keras_ssl.data.folders import ImageFolder, decode_and_crop
 from keras_ssl.data.image_dataset import ImageDataset
 from keras_ssl.data.language_model_data import (
     UNKNOWN_CHAR,
@@ -115,6 +116,8 @@ __all__ = [
     "word_ngram_windows",
     "ImageDataset",
     "balanced_indices",
+    "ImageFolder",
+    "decode_and_crop",
     "image_batches",
     "with_pipeline_views",
     "label_fraction_indices",
