@@ -97,3 +97,25 @@ def test_image_batches():
     assert batch_images.shape == (5, 4, 4, 1) and batch_labels.shape == (5,)
     with pytest.raises(ValueError, match="larger than the dataset"):
         image_batches(images, 11)
+
+
+class TestTFDS:
+    def test_an_unprepared_set_fails_at_once_with_what_to_do(self, tmp_path):
+        import time
+
+        from keras_ssl.data import DataSourceMissingError, load_dataset
+
+        start = time.time()
+        with pytest.raises(
+            DataSourceMissingError, match=r"tfds:cifar10 is not prepared in .*tfds build cifar10"
+        ) as error:
+            load_dataset("tfds:cifar10", data_dir=str(tmp_path))
+        assert "\n" not in str(error.value) and time.time() - start < 30
+
+    def test_the_data_dir_defaults_to_tfds_data_dir(self, tmp_path, monkeypatch):
+        from keras_ssl.data.sources import tfds_data_dir
+
+        monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+        assert tfds_data_dir() == str(tmp_path) and tfds_data_dir("elsewhere") == "elsewhere"
+        monkeypatch.delenv("TFDS_DATA_DIR")
+        assert tfds_data_dir().endswith("tensorflow_datasets")

@@ -110,6 +110,8 @@ BAD_TRAIN_FLAGS = [
     (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--strategy=gpu:2"], "Unknown strategy"),
     (["--method=simclr", "--dataset=digits"], "--model_dir is required"),
     (["--method=simclr", "--dataset=digits", "--model_dir={d}", "--tpu=local"], "--tpu=local needs --strategy=tpu"),
+    # Offline, with nothing prepared: at once, not TFDS's minutes of download retries.
+    (["--method=simclr", "--dataset=tfds:cifar10", "--model_dir={d}", "--data_dir={d}_tfds"], "tfds build cifar10"),
     (["--method=vat", "--dataset=digits", "--model_dir={d}", "--views=pipeline"], "--views=pipeline is for simclr"),
     (["--method=noise_as_targets", "--dataset=digits", "--model_dir={d}", "--jit_compile"], "cannot train under XLA"),
 ]

@@ -21,6 +21,9 @@ flags.DEFINE_string(
     "methods: wordnet, lee, pydoc or all (default: the method's corpus).",
 )
 flags.DEFINE_string("model_dir", None, "Run directory (created; reused to resume).")
+flags.DEFINE_string(
+    "data_dir", None, "--dataset=tfds:NAME: the TFDS data directory holding the prepared set (default $TFDS_DATA_DIR)."
+)
 flags.DEFINE_integer("epochs", None, "Epochs (default: the method's config).")
 flags.DEFINE_integer("batch_size", None, "Global batch size (default: the method's config).")
 flags.DEFINE_float("learning_rate", None, "Peak learning rate (default: the method's config).")
@@ -67,6 +70,9 @@ def main(argv):
         # The strategy comes first: cpu:N must split the CPU before any TF op.
         from keras_ssl.distribute import get_strategy
 
+        if FLAGS.data_dir:
+            # Read by keras_ssl.data.load_tfds (the flag is this script's; the library takes an argument).
+            os.environ["TFDS_DATA_DIR"] = FLAGS.data_dir
         if FLAGS.tpu and FLAGS.strategy != "tpu":
             raise ValueError(f"--tpu={FLAGS.tpu} needs --strategy=tpu (got --strategy={FLAGS.strategy})")
         strategy = get_strategy(FLAGS.strategy, tpu=FLAGS.tpu)

@@ -112,14 +112,38 @@ def load_digits(test_fraction=0.25, seed=0):
     )
 
 
-def load_tfds(name, data_dir=None, download=True):
+def tfds_data_dir(data_dir=None):
+    """Where TensorFlow Datasets keeps prepared data: `data_dir`, else
+    `$TFDS_DATA_DIR`, else `~/tensorflow_datasets` (TFDS's own default)."""
+    return data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
+
+
+def load_tfds(name, data_dir=None, download=False):
     """Any TensorFlow Datasets image classification set with `image` and
-    `label` features and `train` / `test` splits, as uint8 arrays. Needs the
-    network unless the data is already in `data_dir`."""
+    `label` features and `train` / `test` splits, as uint8 arrays.
+
+    Reads data already prepared in `data_dir` (`tfds_data_dir`); it looks
+    on disk first and, when the set is not there, raises
+    `DataSourceMissingError` at once with one line saying how to prepare it
+    (offline, TFDS itself would retry its downloads for minutes).
+    `download=True` lets TFDS download and prepare it (needs the network).
+    """
+    import glob
+
+    data_dir = tfds_data_dir(data_dir)
+    base = name.split(":")[0].split("/")[0]
+    prepared = glob.glob(
+        os.path.join(glob.escape(data_dir), glob.escape(base), "**", "dataset_info.json"), recursive=True
+    )
+    if not prepared and not download:
+        raise DataSourceMissingError(
+            f"tfds:{name} is not prepared in {data_dir}: prepare it on a machine with network access "
+            f"(`tfds build {base}`) and copy its folder {base}/ there, or point --data_dir / TFDS_DATA_DIR at it"
+        )
     import tensorflow_datasets as tfds
 
     splits = {}
-    builder = tfds.builder(name, data_dir=data_dir)
+    builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
     if download:
         builder.download_and_prepare()
     for split in ("train", "test"):
