@@ -211,3 +211,74 @@ def test_semi_supervised_benchmark_quick_reuses_finished_runs(tmp_path):
     again = run_python(args)  # Every run finished: nothing is trained again.
     assert again.returncode == 0 and "Epoch 1/" not in again.stdout
     assert json.load(open(out / "results.json"))["runs"] == runs
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_simclr_trains_from_a_folder_evaluates_and_exports(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "images"
+    for label, name in enumerate(("dark", "light")):
+        os.makedirs(root / name)
+        for i in range(40):
+            height, width = rng.integers(36, 64, 2)
+            base = 60 + 120 * label
+            pixels = np.clip(rng.normal(base, 30, (height, width, 3)), 0, 255).astype(np.uint8)
+            image = Image.fromarray(pixels).convert("L" if i % 4 == 0 else "RGB")
+            image.save(root / name / f"{i}.{'png' if i % 2 else 'jpg'}")
+    (root / "light" / "broken.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    run = str(tmp_path / "run")
+    args = ["--method=simclr", f"--dataset=folder:{root}", "--image_size=32", "--quick", "--epochs=1"]
+    result = run_python(["-m", "zoo.train", *args, "--batch_size=16", "--knn_every=1", f"--model_dir={run}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    # 81 files (the broken one included: it is skipped while streaming), 8 held out.
+    assert "73 train / 8 test images streamed at (32, 32, 3)" in result.stdout
+    config = json.load(open(os.path.join(run, "config.json")))
+    assert config["image_shape"] == [32, 32, 3] and config["image_size"] == 32
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert np.isfinite(history[0]["loss"]) and "val_knn_accuracy" in history[0]
+
+    evaluated = run_python(["-m", "zoo.evaluate", f"--model_dir={run}", "--protocol=knn", "--label_fraction=1.0"])
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert "random_init" in evaluated.stdout
+    exported = run_python(["-m", "export.saved_model", f"--model_dir={run}", f"--export_base={tmp_path / 'serving'}"])
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    metadata = json.load(open(tmp_path / "serving" / "1" / "assets.extra" / "metadata.json"))
+    assert metadata["inputs"]["images"]["shape"] == [None, 32, 32, 3]
+
+
+def make_image_folder(root, sizes=(40, 60)):
+    from PIL import Image
+
+    os.makedirs(root / "a")
+    for i in range(4):
+        Image.fromarray(np.full((*sizes, 3), 50 * i, np.uint8)).save(root / "a" / f"{i}.png")
+    return root
+
+
+FOLDER_FLAGS = [
+    (["--image_size=128"], "smaller than --image_size=128"),
+    ([], "needs an image size"),
+    (["--image_size=32", "--batch_size=8"], "batch_size 8 is larger than folder:"),
+    (["--image_size=32", "--method=instance_discrimination"], "not yet on folders"),
+]
+
+
+@pytest.mark.parametrize("args, message", FOLDER_FLAGS)
+def test_bad_folder_runs_give_one_line(tmp_path, capsys, args, message):
+    from absl import flags
+    from absl.testing import flagsaver
+
+    from zoo import train
+
+    root = make_image_folder(tmp_path / "images")
+    method = [] if any(a.startswith("--method") for a in args) else ["--method=simclr"]
+    with flagsaver.flagsaver():
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["zoo.train", *method, f"--dataset=folder:{root}", f"--model_dir={tmp_path / 'run'}", *args])
+        with pytest.raises(SystemExit) as exited:
+            train.main([])
+    assert exited.value.code == 1
+    assert_one_line_stderr(capsys.readouterr().err, message)

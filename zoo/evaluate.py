@@ -41,7 +41,10 @@ def main(argv):
         from zoo import runs
 
         model, config = runs.load_run(FLAGS.model_dir)
-        dataset = load_dataset(FLAGS.dataset or config.get("dataset", "fashion_mnist"))
+        name = FLAGS.dataset or config.get("dataset", "fashion_mnist")
+        # A folder: the run's image size and seed give the same test split (decoded in memory).
+        kwargs = {"image_size": config.get("image_size"), "seed": config["seed"]} if name.startswith("folder:") else {}
+        dataset = load_dataset(name, **kwargs)
         results = runs.evaluate_run(
             model, dataset, FLAGS.protocol, FLAGS.label_fraction, FLAGS.seed, FLAGS.baselines, FLAGS.finetune_epochs
         )

@@ -28,6 +28,9 @@ flags.DEFINE_integer("epochs", None, "Epochs (default: the method's config).")
 flags.DEFINE_integer("batch_size", None, "Global batch size (default: the method's config).")
 flags.DEFINE_float("learning_rate", None, "Peak learning rate (default: the method's config).")
 flags.DEFINE_integer("train_size", None, "Train on a class-balanced subset of this many images.")
+flags.DEFINE_integer(
+    "image_size", None, "--dataset=folder:PATH: side of the square images (shorter side resized, centre crop)."
+)
 flags.DEFINE_integer("seed", None, "Random seed (default: the method's config).")
 flags.DEFINE_integer("knn_every", None, "Report kNN accuracy every N epochs (0: never).")
 flags.DEFINE_integer("num_labels", None, "Semi-supervised methods: labelled examples, class-balanced (e.g. 100).")
@@ -89,6 +92,7 @@ def main(argv):
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS.learning_rate,
             train_size=FLAGS.train_size,
+            image_size=FLAGS.image_size,
             seed=FLAGS.seed,
             knn_every=FLAGS.knn_every,
             num_labels=FLAGS.num_labels,

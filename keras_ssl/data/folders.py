@@ -116,21 +116,163 @@ class ImageFolder:
         """
         if labels and self.labels is None:
             raise ValueError(f"{self.path} has no class subfolders: its images have no labels")
-        if batch_size > len(self.files):
-            raise ValueError(f"batch_size {batch_size} is larger than {self.path}'s {len(self.files)} images")
-        elements = (self.files, self.labels) if labels else (self.files,)
-        dataset = tf.data.Dataset.from_tensor_slices(elements)
-        if shuffle:
-            dataset = dataset.shuffle(len(self.files), seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            dataset = dataset.repeat()
+        return stream_files(
+            self.files,
+            self.labels if labels else None,
+            image_size,
+            batch_size,
+            channels=channels,
+            shuffle=shuffle,
+            seed=seed,
+            repeat=repeat,
+            where=self.path,
+        )
 
-        def load(file, *label):
-            image = decode_and_crop(tf.io.read_file(file), image_size, channels)
-            return (image, *label) if label else image
 
-        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
-        return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+def stream_files(
+    files, labels, image_size, batch_size, channels=3, shuffle=True, seed=0, repeat=False, where="the folder"
+):
+    """`ImageFolder.batches` over the image `files` (and int `labels`, or None)."""
+    if batch_size > len(files):
+        raise ValueError(f"batch_size {batch_size} is larger than {where}'s {len(files)} images: lower --batch_size")
+    elements = (files, labels) if labels is not None else (files,)
+    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+
+    def load(file, *label):
+        image = decode_and_crop(tf.io.read_file(file), image_size, channels)
+        return (image, *label) if label else image
+
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+class FolderDataset:
+    """An image folder as the zoo's image methods train on it: the training
+    files streamed (`train_batches`, memory flat as the folder grows), and
+    evaluation samples decoded in memory (`x_train` / `x_test`: at most
+    `in_memory` images each, the `ImageDataset` interface the kNN monitor,
+    the plots and the protocols use).
+
+    A labelled folder (class subfolders) keeps `test_fraction` of its files
+    as the test split; a flat folder has one class, `"unlabelled"`.
+
+    Args:
+        path: str. The folder (`ImageFolder`).
+        image_size: int. Side of the square images.
+        channels: 1 or 3.
+        test_fraction: float. Files held out for evaluation.
+        in_memory: int. Most images decoded into each evaluation array.
+        train_size: int or None. Train on at most this many of the
+            training files (a seeded random subset).
+        seed: int. The split and the samples.
+
+    Example:
+
+    >>> data = FolderDataset("photos/", image_size=96)
+    >>> model.fit(data.train_batches(batch_size=256), epochs=10)
+    """
+
+    def __init__(self, path, image_size, channels=3, test_fraction=0.1, in_memory=2000, train_size=None, seed=0):
+        if not isinstance(image_size, int) or image_size < 8:
+            raise ValueError(f"image_size must be an int >= 8 (the side of the square images), got {image_size!r}")
+        self.folder = ImageFolder(path)
+        self.folder.check_image_size(image_size, seed=seed)
+        self.name = f"folder:{path}"
+        self.image_size = image_size
+        self.channels = channels
+        self.in_memory = in_memory
+        self.seed = seed
+        order = np.random.default_rng(seed).permutation(len(self.folder.files))
+        test_count = int(round(test_fraction * len(order))) if len(order) > 1 else 0
+        self.test_files, self.train_files = self.folder.files[order[:test_count]], self.folder.files[order[test_count:]]
+        labels = self.folder.labels if self.folder.labels is not None else np.zeros(len(order), "int64")
+        self.test_labels, self.train_labels = labels[order[:test_count]], labels[order[test_count:]]
+        if train_size is not None:
+            self.train_files, self.train_labels = self.train_files[:train_size], self.train_labels[:train_size]
+        self.class_names = self.folder.class_names or ["unlabelled"]
+        self.source = f"{len(self.folder.files)} image files, {self.folder.skipped} other files skipped"
+        self._arrays = {}
+
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, self.channels)
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def num_train(self):
+        return len(self.train_files)
+
+    def train_batches(self, batch_size, seed=0, repeat=False):
+        """Streamed uint8 batches of the training files."""
+        return stream_files(
+            self.train_files,
+            None,
+            self.image_size,
+            batch_size,
+            self.channels,
+            seed=seed,
+            repeat=repeat,
+            where=self.name,
+        )
+
+    def _decoded(self, split):
+        if split not in self._arrays:
+            files, labels = (
+                (self.train_files, self.train_labels) if split == "train" else (self.test_files, self.test_labels)
+            )
+            chosen = np.random.default_rng(self.seed + 1).permutation(len(files))[: self.in_memory]
+            images, kept = [], []
+            for index in chosen:
+                try:
+                    images.append(
+                        decode_and_crop(tf.io.read_file(files[index]), self.image_size, self.channels).numpy()
+                    )
+                    kept.append(labels[index])
+                except tf.errors.InvalidArgumentError:
+                    continue  # Corrupt: skipped, as in the stream.
+            shape = (0, *self.image_shape)
+            self._arrays[split] = (
+                np.stack(images) if images else np.zeros(shape, np.uint8),
+                np.array(kept, "int64"),
+            )
+        return self._arrays[split]
+
+    @property
+    def x_train(self):
+        return self._decoded("train")[0]
+
+    @property
+    def y_train(self):
+        return self._decoded("train")[1]
+
+    @property
+    def x_test(self):
+        return self._decoded("test")[0]
+
+    @property
+    def y_test(self):
+        return self._decoded("test")[1]
+
+    def subset(self, train_size=None, test_size=None, seed=0):
+        """An in-memory `ImageDataset` of the decoded evaluation samples."""
+        from keras_ssl.data.image_dataset import ImageDataset
+
+        return ImageDataset(
+            self.name, self.x_train, self.y_train, self.x_test, self.y_test, list(self.class_names), self.source
+        ).subset(train_size=train_size, test_size=test_size, seed=seed)
+
+    def describe(self):
+        return (
+            f"{self.name}: {self.num_train} train / {len(self.test_files)} test images streamed at "
+            f"{self.image_shape}, {self.num_classes} classes ({self.source})"
+        )
 
 
 def decode_and_crop(encoded, image_size, channels=3):

@@ -20,7 +20,7 @@ FASHION_MNIST_CLASSES = [
     "bag",
     "ankle boot",
 ]
-DATASET_NAMES = ("fashion_mnist", "digits", "photos", "tfds:NAME")
+DATASET_NAMES = ("fashion_mnist", "digits", "photos", "tfds:NAME", "folder:PATH")
 
 
 class DataSourceMissingError(FileNotFoundError):
@@ -165,7 +165,8 @@ def load_tfds(name, data_dir=None, download=False):
 
 def load_dataset(name, **kwargs):
     """Loads an image dataset by name: `fashion_mnist`, `digits`, `photos`
-    (colour crops, `keras_ssl.data.load_photos`) or `tfds:NAME`.
+    (colour crops, `keras_ssl.data.load_photos`), `tfds:NAME` or
+    `folder:PATH` (a `FolderDataset`, streamed; `image_size` required).
 
     Raises:
         ValueError: unknown name.
@@ -181,4 +182,10 @@ def load_dataset(name, **kwargs):
         return load_photos(**kwargs)
     if isinstance(name, str) and name.startswith("tfds:") and len(name) > 5:
         return load_tfds(name[5:], **kwargs)
+    if isinstance(name, str) and name.startswith("folder:") and len(name) > 7:
+        from keras_ssl.data.folders import FolderDataset
+
+        if kwargs.get("image_size") is None:
+            raise ValueError(f"{name} needs an image size: pass image_size (zoo: --image_size=96)")
+        return FolderDataset(name[7:], **kwargs)
     raise ValueError(f"Unknown dataset {name!r}: use one of {', '.join(DATASET_NAMES)}")

@@ -136,6 +136,15 @@ class ImageRecipe(Recipe):
         `train_size` when the config has one."""
         from keras_ssl.data import load_dataset
 
+        if config["dataset"].startswith("folder:"):
+            return load_dataset(
+                config["dataset"],
+                image_size=config.get("image_size"),
+                train_size=config.get("train_size"),
+                seed=config["seed"],
+            )
+        if config.get("image_size"):
+            raise ValueError(f"--image_size is for --dataset=folder:PATH; {config['dataset']} has its own size")
         dataset = load_dataset(config["dataset"])
         size = config.get("train_size")
         if size:
@@ -157,6 +166,15 @@ class ImageRecipe(Recipe):
 
         from keras_ssl.data import image_batches
 
+        if hasattr(dataset, "train_batches"):  # A folder, streamed.
+            if config.get("with_indices") or "images" in config.get("model_from_data", ()):
+                raise ValueError(
+                    f"{config['method']} keeps state per training image (indices, or all images in memory): "
+                    "it trains on in-memory datasets, not yet on folders"
+                )
+            steps_per_epoch = dataset.num_train // config["batch_size"]
+            batches = dataset.train_batches(config["batch_size"], seed=config["seed"])
+            return batches, steps_per_epoch, {"steps_per_epoch": steps_per_epoch, "num_examples": dataset.num_train}
         indices = np.arange(len(dataset.x_train)) if config.get("with_indices") else None
         batches = image_batches(dataset.x_train, config["batch_size"], labels=indices, seed=config["seed"])
         steps_per_epoch = len(dataset.x_train) // config["batch_size"]
@@ -189,7 +207,7 @@ class ImageRecipe(Recipe):
         # First, so the logs they add (DeepCluster's NMI) reach the history.
         method = getattr(keras_ssl.methods, config["model"]["class"])
         callbacks = list(method.training_callbacks(dataset.x_train, dataset.y_train))
-        if config.get("knn_every"):
+        if config.get("knn_every") and dataset.num_classes > 1:  # An unlabelled folder has one class.
             bank = dataset.subset(
                 train_size=min(KNN_BANK_SIZE, len(dataset.x_train)),
                 test_size=min(KNN_TEST_SIZE, len(dataset.x_test)),

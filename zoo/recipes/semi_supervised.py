@@ -13,6 +13,10 @@ class SemiSupervisedRecipe(ImageRecipe):
     def training_data(self, config, dataset):
         from keras_ssl.data import labelled_split, semi_supervised_batches
 
+        if hasattr(dataset, "train_batches"):
+            raise ValueError(
+                f"{config['method']} trains on in-memory datasets; a labelled and an unlabelled folder are not supported yet"
+            )
         num_labels = config["num_labels"]
         if not 0 < num_labels <= len(dataset.y_train):
             raise ValueError(f"--num_labels must be between 1 and {len(dataset.y_train)}, got {num_labels}")

@@ -43,7 +43,9 @@ class LanguageRecipe(Recipe):
     batches, and a held-out evaluation written to `evaluation.json`."""
 
     data_key = "corpus"
-    foreign_flags = {name: _IMAGE_ONLY for name in ("train_size", "knn_every", "num_labels", "unlabelled_ratio")}
+    foreign_flags = {
+        name: _IMAGE_ONLY for name in ("train_size", "image_size", "knn_every", "num_labels", "unlabelled_ratio")
+    }
 
     def load_data(self, config):
         from keras_ssl.data import load_text_corpus
