@@ -15,19 +15,25 @@ import numpy as np
 import tensorflow as tf
 
 
-def _interpolation_matrix(positions, size, dtype):
+def _bilinear_matrix(positions, size, dtype, edges):
     """Weights `[..., out, size]` that sample `size` input rows at float
-    `positions` `[..., out]` by linear interpolation between the two
-    nearest rows (positions are clipped into `[0, size - 1]`)."""
-    positions = tf.clip_by_value(positions, 0.0, float(size - 1))
+    `positions` `[..., out]`, linear between the two nearest rows. Rows
+    outside `[0, size)`: `"clip"` clips the positions into `[0, size - 1]`
+    (crops), `"reflect"` folds them back (`d c b a | a b c d | d c b a`,
+    Keras's and SciPy's "reflect"), `"zero"` reads 0 (`tf.one_hot` of an
+    index out of range is all zeros)."""
+    positions = tf.cast(positions, "float32")
+    if edges == "clip":
+        positions = tf.clip_by_value(positions, 0.0, float(size - 1))
     below = tf.floor(positions)
-    fraction = positions - below
+    fraction = tf.cast(positions - below, dtype)[..., None]
     below = tf.cast(below, tf.int32)
-    above = tf.minimum(below + 1, size - 1)
-    return (
-        tf.one_hot(below, size, dtype=dtype) * tf.cast(1.0 - fraction, dtype)[..., None]
-        + tf.one_hot(above, size, dtype=dtype) * tf.cast(fraction, dtype)[..., None]
-    )
+    above = below + 1
+    if edges == "clip":
+        above = tf.minimum(above, size - 1)
+    elif edges == "reflect":
+        below, above = _reflect(below, size), _reflect(above, size)
+    return tf.one_hot(below, size, dtype=dtype) * (1.0 - fraction) + tf.one_hot(above, size, dtype=dtype) * fraction
 
 
 def _apply(images, rows, columns):
@@ -69,8 +75,12 @@ def crop_and_resize(images, boxes, size):
     """
     height, width = int(images.shape[1]), int(images.shape[2])
     boxes = tf.cast(boxes, "float32")
-    rows = _interpolation_matrix(_crop_positions(boxes[:, 0], boxes[:, 2], height, int(size[0])), height, images.dtype)
-    columns = _interpolation_matrix(_crop_positions(boxes[:, 1], boxes[:, 3], width, int(size[1])), width, images.dtype)
+    rows = _bilinear_matrix(
+        _crop_positions(boxes[:, 0], boxes[:, 2], height, int(size[0])), height, images.dtype, "clip"
+    )
+    columns = _bilinear_matrix(
+        _crop_positions(boxes[:, 1], boxes[:, 3], width, int(size[1])), width, images.dtype, "clip"
+    )
     return _apply(images, rows, columns)
 
 
@@ -113,20 +123,6 @@ def _reflect(indices, size):
     return tf.where(folded < size, folded, period - 1 - folded)
 
 
-def _shift_matrix(shifts, size, dtype):
-    """`[B, size, size]` weights that move each image's rows by float
-    `shifts` `[B]` pixels (output row `i` samples input row `i - shift`),
-    bilinear between the two nearest rows, edges reflected."""
-    positions = tf.range(size, dtype=shifts.dtype)[None, :] - shifts[:, None]
-    below = tf.floor(positions)
-    fraction = tf.cast(positions - below, dtype)[..., None]
-    below = tf.cast(below, tf.int32)
-    return (
-        tf.one_hot(_reflect(below, size), size, dtype=dtype) * (1.0 - fraction)
-        + tf.one_hot(_reflect(below + 1, size), size, dtype=dtype) * fraction
-    )
-
-
 def translate(images, shifts):
     """Each image moved by its own `(dy, dx)` pixels, bilinear, edges
     reflected: `keras.layers.RandomTranslation(fill_mode="reflect")`'s
@@ -142,20 +138,13 @@ def translate(images, shifts):
     TensorShape([2, 28, 28, 1])
     """
     height, width = int(images.shape[1]), int(images.shape[2])
+    # Output row i samples input row i - shift.
     shifts = tf.cast(shifts, "float32")
-    rows = _shift_matrix(shifts[:, 0], height, images.dtype)
-    columns = _shift_matrix(shifts[:, 1], width, images.dtype)
+    rows = _bilinear_matrix(tf.range(height, dtype="float32")[None, :] - shifts[:, :1], height, images.dtype, "reflect")
+    columns = _bilinear_matrix(
+        tf.range(width, dtype="float32")[None, :] - shifts[:, 1:], width, images.dtype, "reflect"
+    )
     return _apply(images, rows, columns)
-
-
-def _zero_fill_matrix(positions, size, dtype):
-    """Weights `[B, out, size]` sampling float `positions` `[B, out]`
-    bilinearly, neighbours outside `[0, size)` reading 0 (`tf.one_hot` of
-    an index out of range is all zeros)."""
-    below = tf.floor(positions)
-    fraction = tf.cast(positions - below, dtype)[..., None]
-    below = tf.cast(below, tf.int32)
-    return tf.one_hot(below, size, dtype=dtype) * (1.0 - fraction) + tf.one_hot(below + 1, size, dtype=dtype) * fraction
 
 
 def sample_axes(images, rows, columns):
@@ -177,6 +166,6 @@ def sample_axes(images, rows, columns):
     TensorShape([1, 28, 28, 1])
     """
     height, width = int(images.shape[1]), int(images.shape[2])
-    row_weights = _zero_fill_matrix(tf.cast(rows, "float32"), height, images.dtype)
-    column_weights = _zero_fill_matrix(tf.cast(columns, "float32"), width, images.dtype)
+    row_weights = _bilinear_matrix(rows, height, images.dtype, "zero")
+    column_weights = _bilinear_matrix(columns, width, images.dtype, "zero")
     return _apply(images, row_weights, column_weights)
