@@ -118,10 +118,9 @@ class SimCLRAugmenter(keras.layers.Layer):
         if not training:
             return x
         for step in self.steps:
-            if isinstance(step, (RandomResizedCrop, RandomApply)):
-                x = step(x, training=True)
-            else:
-                x = tf.cast(random_transform(step, x, self.seed_generator), self.compute_dtype)
+            # The crop and the random-apply wrappers draw from their own
+            # generators (random_transform calls them as they are).
+            x = tf.cast(random_transform(step, x, self.seed_generator), self.compute_dtype)
         return tf.clip_by_value(x, 0.0, 255.0)
 
     def compute_output_shape(self, input_shape):
