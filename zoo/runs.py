@@ -212,9 +212,8 @@ def train(config, data, model_dir, strategy=None, verbose="auto", extra_callback
         raise ValueError(f"--views must be step or pipeline, got {views!r}")
     if views == "pipeline":
         from keras_ssl.data import with_pipeline_views
-        from keras_ssl.methods import MoCo, SimCLR
 
-        if not isinstance(model, (SimCLR, MoCo)):
+        if not getattr(model, "takes_pipeline_views", False):
             raise ValueError(
                 f"--views=pipeline is for simclr and moco; {config['method']} makes its inputs in its step"
             )

@@ -26,6 +26,11 @@ class ContrastiveMethod(ImageMethod):
     loss compares; the representation is the backbone's output before it).
     """
 
+    # Whether a batch of views made in the input pipeline can replace the
+    # step's own (`keras_ssl.data.with_pipeline_views`): methods whose
+    # batches are plain images, not (images, indices).
+    takes_pipeline_views = False
+
     def views(self, images, count=2):
         """`count` independent random views of `images` (the augmenter in
         training mode: each call draws new parameters), or, for a batch

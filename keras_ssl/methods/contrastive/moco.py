@@ -160,6 +160,7 @@ class MoCo(ContrastiveMethod):
     """
 
     metric_names = ("loss", "contrast_accuracy")
+    takes_pipeline_views = True
 
     def __init__(
         self,

@@ -47,6 +47,7 @@ class SimCLR(ContrastiveMethod):
     """
 
     metric_names = ("loss", "contrast_accuracy")
+    takes_pipeline_views = True
 
     def __init__(
         self,
