@@ -419,11 +419,8 @@ class DeepInfoMax(ContrastiveMethod):
 
     def prior_samples(self, count):
         """`count` samples of the uniform prior on [0, 1]^global_dim (each
-        replica its own: the replica id is folded into the seed)."""
-        seed = keras.random.randint((2,), 0, 2**30, seed=self.seed_generator, dtype="int32")
-        context = tf.distribute.get_replica_context()
-        replica = 0 if context is None else tf.cast(context.replica_id_in_sync_group, tf.int32)
-        return tf.random.stateless_uniform([count, self.global_dim], seed + replica)
+        replica its own: `replica_seed_generator`)."""
+        return keras.random.uniform([count, self.global_dim], seed=self.replica_seed_generator)
 
     def prior_discriminator_loss(self, global_vector, training=False):
         """Binary cross-entropy of the prior discriminator: prior samples 1,
