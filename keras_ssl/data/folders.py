@@ -141,13 +141,19 @@ def stream_files(
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
+    dataset = _decoded(dataset, image_size, channels)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _decoded(dataset, image_size, channels):
+    """Maps `(file, *label)` elements to `(image, *label)`: read and
+    `decode_and_crop` in parallel, undecodable files skipped with a warning."""
 
     def load(file, *label):
         image = decode_and_crop(tf.io.read_file(file), image_size, channels)
         return (image, *label) if label else image
 
-    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
 
 
 class FolderDataset:
@@ -228,19 +234,14 @@ class FolderDataset:
                 (self.train_files, self.train_labels) if split == "train" else (self.test_files, self.test_labels)
             )
             chosen = np.random.default_rng(self.seed + 1).permutation(len(files))[: self.in_memory]
-            images, kept = [], []
-            for index in chosen:
-                try:
-                    images.append(
-                        decode_and_crop(tf.io.read_file(files[index]), self.image_size, self.channels).numpy()
-                    )
-                    kept.append(labels[index])
-                except tf.errors.InvalidArgumentError:
-                    continue  # Corrupt: skipped, as in the stream.
-            shape = (0, *self.image_shape)
+            # The training stream's decoding (parallel; corrupt files skipped), in one pass.
+            pairs = _decoded(
+                tf.data.Dataset.from_tensor_slices((files[chosen], labels[chosen])), self.image_size, self.channels
+            )
+            batches = list(pairs.batch(256).as_numpy_iterator())
             self._arrays[split] = (
-                np.stack(images) if images else np.zeros(shape, np.uint8),
-                np.array(kept, "int64"),
+                np.concatenate([b[0] for b in batches]) if batches else np.zeros((0, *self.image_shape), np.uint8),
+                np.concatenate([b[1] for b in batches]) if batches else np.zeros((0,), "int64"),
             )
         return self._arrays[split]
 
