@@ -21,6 +21,7 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 IMAGE_SHAPE = (8, 8, 1)
 BATCH = 8
@@ -42,12 +43,9 @@ def main(argv=None):
     from keras_ssl.distribute import get_strategy
 
     if args.strategy == "both":
-        mirrored = get_strategy("cpu:2")  # Splits the CPU before any TF op.
-        import tensorflow as tf
+        from tests.workers import on_one_then_two_replicas
 
-        single_dir = os.path.join(args.output_dir, "single")
-        run(args, tf.distribute.OneDeviceStrategy("/cpu:0"), single_dir, None)
-        return run(args, mirrored, os.path.join(args.output_dir, "mirrored"), single_dir)
+        return on_one_then_two_replicas(lambda strategy, out, init: run(args, strategy, out, init), args.output_dir)
     return run(args, get_strategy(args.strategy), args.output_dir, args.init_dir)
 
 

@@ -70,12 +70,9 @@ def main(argv=None):
         strategy = get_strategy(args.strategy)  # Before any TF op.
         run_case(args.case, strategy, args.output_dir, args.init_dir)
         return 0
-    mirrored = get_strategy("cpu:2")  # Splits the CPU before any TF op.
-    import tensorflow as tf
+    from tests.workers import on_one_then_two_replicas
 
-    single_dir = os.path.join(args.output_dir, "single")
-    run_case(args.case, tf.distribute.OneDeviceStrategy("/cpu:0"), single_dir)
-    run_case(args.case, mirrored, os.path.join(args.output_dir, "mirrored"), init_dir=single_dir)
+    on_one_then_two_replicas(lambda strategy, out, init: run_case(args.case, strategy, out, init), args.output_dir)
     return 0
 
 

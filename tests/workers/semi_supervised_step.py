@@ -24,6 +24,7 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 IMAGE_SHAPE = (16, 16, 1)
 LABELLED, UNLABELLED = 8, 16
@@ -55,13 +56,10 @@ def main(argv=None):
     args = parse_args(argv)
     from keras_ssl.distribute import get_strategy
 
-    if args.strategy == "both":  # One process: /cpu:0 alone, then both logical CPUs.
-        mirrored = get_strategy("cpu:2")
-        import tensorflow as tf
+    if args.strategy == "both":
+        from tests.workers import on_one_then_two_replicas
 
-        single_dir = os.path.join(args.output_dir, "single")
-        run(args, tf.distribute.OneDeviceStrategy("/cpu:0"), single_dir, None)
-        return run(args, mirrored, os.path.join(args.output_dir, "mirrored"), single_dir)
+        return on_one_then_two_replicas(lambda strategy, out, init: run(args, strategy, out, init), args.output_dir)
     return run(args, get_strategy(args.strategy), args.output_dir, args.init_dir)
 
 
