@@ -67,15 +67,14 @@ def _check_ran(codes, logs, what):
         assert code == 0, f"{what} {index} exited with {code}; log tail:\n{tail}"
 
 
-def _simclr_step(tmp_path, runs, timeout=180):
-    """Runs tests/workers/simclr_step.py once per `(name, args)`; returns the loaded outputs."""
-    commands, logs, outputs = [], [], []
-    for name, args in runs:
-        outputs.append(tmp_path / f"{name}.npz")
-        logs.append(tmp_path / f"{name}.log")
-        commands.append([sys.executable, str(WORKERS / "simclr_step.py"), f"--output={outputs[-1]}", *args])
-    _check_ran(_run_together(commands, logs, timeout), logs, "simclr_step run")
-    return [dict(np.load(output)) for output in outputs]
+def _simclr_steps(tmp_path, timeout=240):
+    """Runs tests/workers/simclr_step.py --strategy=all (one process: one
+    replica, then two from its weights, with and without gathering the
+    negatives); returns the three loaded outputs."""
+    log = tmp_path / "simclr_step.log"
+    command = [sys.executable, str(WORKERS / "simclr_step.py"), "--strategy=all", f"--output={tmp_path}"]
+    _check_ran(_run_together([command], [log], timeout), [log], "simclr_step run")
+    return [dict(np.load(tmp_path / f"{name}.npz")) for name in ("single", "mirrored", "local_negatives")]
 
 
 def _gradients(run):
@@ -93,15 +92,7 @@ def _max_abs_difference(arrays_a, arrays_b):
 
 def test_two_replicas_match_one_replica_on_the_global_batch(tmp_path):
     # The single replica first: its initial weights start the 2-replica runs.
-    (single,) = _simclr_step(tmp_path, [("single", ["--strategy=default"])])
-    init = f"--init-weights={tmp_path / 'single.npz'}"
-    mirrored, local_only = _simclr_step(
-        tmp_path,
-        [
-            ("mirrored", ["--strategy=cpu:2", init]),
-            ("local_negatives", ["--strategy=cpu:2", init, "--no-gather"]),
-        ],
-    )
+    single, mirrored, local_only = _simclr_steps(tmp_path)
 
     assert int(single["num_replicas"]) == 1
     assert int(mirrored["num_replicas"]) == 2
