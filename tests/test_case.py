@@ -101,6 +101,28 @@ def run_python(args, timeout=600, env=None, **kwargs):
     )
 
 
+def train_here(args, capsys):
+    """zoo.train's main in this process, its flags parsed as absl parses
+    them (a fresh Python costs seconds of TensorFlow import); returns
+    `(exit code, stdout, stderr)`."""
+    from absl import flags
+    from absl.testing import flagsaver
+
+    from zoo import train
+
+    capsys.readouterr()
+    with flagsaver.flagsaver():
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["zoo.train", *args])
+        try:
+            train.main([])
+            code = 0
+        except SystemExit as exited:
+            code = exited.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def one_step_on_one_and_two_replicas(case, tmp_path):
     """Runs tests/workers/one_step.py for builder `case` ("module:function")
     on one replica, then on two from the same starting weights, in one

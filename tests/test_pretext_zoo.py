@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.test_case import run_python
+from tests.test_case import run_python, train_here
 
 
 @pytest.mark.slow
@@ -38,7 +38,7 @@ def test_pretext_benchmark_quick_trains_every_method_and_writes_tables_and_figur
 
 
 @pytest.mark.subprocess
-def test_colour_method_defaults_to_photos_and_exports_rgb(tmp_path):
+def test_colour_method_defaults_to_photos_and_exports_rgb(tmp_path, capsys):
     model_dir = str(tmp_path / "colour")
     result = run_python(
         [
@@ -59,17 +59,16 @@ def test_colour_method_defaults_to_photos_and_exports_rgb(tmp_path):
     assert export.returncode == 0, export.stderr[-3000:]
     metadata = json.load(open(tmp_path / "s" / "1" / "assets.extra" / "metadata.json"))
     assert metadata["inputs"]["images"]["shape"] == [None, 28, 28, 3]
-    wrong = run_python(
+    code, _, err = train_here(
         [
-            "-m",
-            "zoo.train",
             "--method=colorization",
             "--dataset=fashion_mnist",
             f"--model_dir={tmp_path / 'grey'}",
             "--quick",
             "--epochs=1",
             "--train_size=256",
-        ]
+        ],
+        capsys,
     )
-    assert wrong.returncode == 1
-    assert wrong.stderr.strip().splitlines()[-1].startswith("error: ab bins need RGB images")
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("error: ab bins need RGB images")

@@ -6,12 +6,12 @@ import zipfile
 
 import pytest
 
-from tests.test_case import run_python
+from tests.test_case import run_python, train_here
 
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_char_lstm_run_directory_and_held_out_evaluation(tmp_path):
+def test_char_lstm_run_directory_and_held_out_evaluation(tmp_path, capsys):
     model_dir = str(tmp_path / "char")
     command = [
         "-m",
@@ -40,14 +40,14 @@ def test_char_lstm_run_directory_and_held_out_evaluation(tmp_path):
     # One quick epoch already beats the add-one unigram model on held-out documents.
     assert held_out["perplexity"] < held_out["unigram_perplexity"]
     assert len(json.load(open(os.path.join(model_dir, "history.json")))) == 1
-    again = run_python(command)
-    assert again.returncode == 0 and "Run already complete" in again.stdout
+    code, out, _ = train_here(command[2:], capsys)
+    assert code == 0 and "Run already complete" in out
 
 
-def test_image_flags_on_a_text_method_fail_in_one_line(tmp_path):
-    result = run_python(["-m", "zoo.train", "--method=nplm", f"--model_dir={tmp_path}/r", "--train_size=100"])
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == "error: --train_size is for image methods; nplm trains on text"
+def test_image_flags_on_a_text_method_fail_in_one_line(tmp_path, capsys):
+    code, _, err = train_here(["--method=nplm", f"--model_dir={tmp_path}/r", "--train_size=100"], capsys)
+    assert code == 1
+    assert err.strip().splitlines()[-1] == "error: --train_size is for image methods; nplm trains on text"
 
 
 @pytest.mark.subprocess

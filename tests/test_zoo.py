@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.test_case import REPO_ROOT, run_python
+from tests.test_case import REPO_ROOT, run_python, train_here
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
@@ -29,28 +29,6 @@ def assert_one_line_stderr(stderr, pattern):
 def assert_one_line_error(result, pattern):
     assert result.returncode != 0, result.stdout + result.stderr
     assert_one_line_stderr(result.stderr, pattern)
-
-
-def train_here(args, capsys):
-    """zoo.train's main in this process, its flags parsed as absl parses
-    them (a fresh Python costs seconds of TensorFlow import); returns
-    `(exit code, stdout, stderr)`."""
-    from absl import flags
-    from absl.testing import flagsaver
-
-    from zoo import train
-
-    capsys.readouterr()
-    with flagsaver.flagsaver():
-        flags.FLAGS.unparse_flags()
-        flags.FLAGS(["zoo.train", *args])
-        try:
-            train.main([])
-            code = 0
-        except SystemExit as exited:
-            code = exited.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_train_evaluate_and_rerun(tmp_path, capsys):
