@@ -24,11 +24,15 @@ def exit_on_user_error():
 
     logging.set_verbosity(logging.WARNING)
 
-    from keras_ssl.data import DataSourceMissingError
-
     try:
         yield
-    except (RunError, ValueError, DataSourceMissingError, tf.errors.InvalidArgumentError) as error:
+    except (
+        RunError,
+        ValueError,
+        FileNotFoundError,  # DataSourceMissingError too; a missing folder or TFRecord glob.
+        FileExistsError,
+        tf.errors.InvalidArgumentError,
+    ) as error:
         print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
         sys.exit(1)
     except KeyboardInterrupt:

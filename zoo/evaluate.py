@@ -10,6 +10,8 @@ initialisation and (linear, kNN) of raw pixels, and records them in
 `model_dir/evaluation.json`.
 """
 
+import os
+
 from absl import app, flags
 
 FLAGS = flags.FLAGS
@@ -23,6 +25,7 @@ flags.DEFINE_enum(
 flags.DEFINE_float("label_fraction", 1.0, "Fraction of the training labels used (0.01, 0.1, 1.0).")
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on (default: the one the run trained on).")
 flags.DEFINE_integer("seed", 0, "Seed of the labelled subset.")
+flags.DEFINE_string("data_dir", None, "tfds: datasets: the TFDS data directory (default $TFDS_DATA_DIR).")
 flags.DEFINE_bool("baselines", True, "Also evaluate the random-initialised backbone and raw pixels.")
 flags.DEFINE_integer("finetune_epochs", 20, "Epochs of the finetune protocol.")
 
@@ -36,14 +39,18 @@ def main(argv):
             raise ValueError("--model_dir is required, e.g. --model_dir=runs/simclr")
         if not 0 < FLAGS.label_fraction <= 1:
             raise ValueError(f"--label_fraction must be in (0, 1], got {FLAGS.label_fraction}")
+        if FLAGS.data_dir:  # Read by keras_ssl.data.tfds_data_dir (the flag is this script's).
+            os.environ["TFDS_DATA_DIR"] = FLAGS.data_dir
         import keras_ssl  # noqa: F401  (registers the classes for loading)
         from keras_ssl.data import load_dataset
         from zoo import runs
 
         model, config = runs.load_run(FLAGS.model_dir)
         name = FLAGS.dataset or config.get("dataset", "fashion_mnist")
-        # A folder: the run's image size and seed give the same test split (decoded in memory).
-        kwargs = {"image_size": config.get("image_size"), "seed": config["seed"]} if name.startswith("folder:") else {}
+        from zoo.recipes.images import STREAMED
+
+        # Streamed: the run's image size and seed give the same test split (decoded in memory).
+        kwargs = {"image_size": config.get("image_size"), "seed": config["seed"]} if name.startswith(STREAMED) else {}
         dataset = load_dataset(name, **kwargs)
         results = runs.evaluate_run(
             model, dataset, FLAGS.protocol, FLAGS.label_fraction, FLAGS.seed, FLAGS.baselines, FLAGS.finetune_epochs

@@ -17,8 +17,9 @@ flags.DEFINE_string("method", None, "Method name, e.g. simclr.")
 flags.DEFINE_string(
     "dataset",
     "fashion_mnist",
-    "Images: fashion_mnist, digits, photos or tfds:NAME; text "
-    "methods: wordnet, lee, pydoc or all (default: the method's corpus).",
+    "Images: fashion_mnist, digits, photos (in memory), or streamed: folder:PATH, tfrecord:GLOB "
+    "(python -m zoo.make_tfrecords), tfds:NAME[:SPLIT]; text methods: wordnet, lee, pydoc or all "
+    "(default: the method's corpus).",
 )
 flags.DEFINE_string("model_dir", None, "Run directory (created; reused to resume).")
 flags.DEFINE_string(
@@ -29,7 +30,10 @@ flags.DEFINE_integer("batch_size", None, "Global batch size (default: the method
 flags.DEFINE_float("learning_rate", None, "Peak learning rate (default: the method's config).")
 flags.DEFINE_integer("train_size", None, "Train on a class-balanced subset of this many images.")
 flags.DEFINE_integer(
-    "image_size", None, "--dataset=folder:PATH: side of the square images (shorter side resized, centre crop)."
+    "image_size",
+    None,
+    "Streamed datasets (folder:, tfrecord:, tfds:): side of the square images (shorter side resized, centre "
+    "crop); tfds: sets of one image size default to it.",
 )
 flags.DEFINE_integer("seed", None, "Random seed (default: the method's config).")
 flags.DEFINE_integer("knn_every", None, "Report kNN accuracy every N epochs (0: never).")

@@ -11,7 +11,7 @@ from keras_ssl.data.bert_inputs import (
     save_vocabulary,
 )
 from keras_ssl.data.binarize import binarize
-from keras_ssl.data.folders import ImageFolder, decode_and_crop
+from keras_ssl.data.folders import FolderDataset, ImageFolder
 from keras_ssl.data.image_dataset import ImageDataset
 from keras_ssl.data.language_model_data import (
     UNKNOWN_CHAR,
@@ -35,8 +35,11 @@ from keras_ssl.data.sources import (
     load_digits,
     load_fashion_mnist,
     load_tfds,
+    tfds_builder,
+    tfds_data_dir,
 )
 from keras_ssl.data.splits import balanced_indices, label_fraction_indices
+from keras_ssl.data.streams import StreamedImageDataset, decode_and_crop
 from keras_ssl.data.text import (
     TEXT_CORPUS_NAMES,
     WORDNET_LEXNAMES,
@@ -49,6 +52,8 @@ from keras_ssl.data.text import (
     word_benchmark_path,
     word_tokenize,
 )
+from keras_ssl.data.tfds_images import TFDSImages
+from keras_ssl.data.tfrecords import TFRecordImages, write_tfrecords
 from keras_ssl.data.word2vec_pairs import (
     alias_table,
     cbow_examples,
@@ -116,7 +121,14 @@ __all__ = [
     "word_ngram_windows",
     "ImageDataset",
     "balanced_indices",
+    "FolderDataset",
     "ImageFolder",
+    "StreamedImageDataset",
+    "TFDSImages",
+    "TFRecordImages",
+    "write_tfrecords",
+    "tfds_builder",
+    "tfds_data_dir",
     "decode_and_crop",
     "image_batches",
     "with_pipeline_views",

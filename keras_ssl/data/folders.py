@@ -5,6 +5,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.data.streams import StreamedImageDataset, decode_and_crop, decoded  # noqa: F401 (decode_and_crop: its old home)
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 
@@ -135,33 +137,25 @@ def stream_files(
     """`ImageFolder.batches` over the image `files` (and int `labels`, or None)."""
     if batch_size > len(files):
         raise ValueError(f"batch_size {batch_size} is larger than {where}'s {len(files)} images: lower --batch_size")
-    elements = (files, labels) if labels is not None else (files,)
-    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (files, labels if labels is not None else np.zeros(len(files), "int64"))
+    )
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    dataset = _decoded(dataset, image_size, channels)
+    dataset = dataset.map(lambda file, label: (tf.io.read_file(file), label), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = decoded(dataset, image_size, channels)
+    if labels is None:
+        dataset = dataset.map(lambda image, label: image)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def _decoded(dataset, image_size, channels):
-    """Maps `(file, *label)` elements to `(image, *label)`: read and
-    `decode_and_crop` in parallel, undecodable files skipped with a warning."""
-
-    def load(file, *label):
-        image = decode_and_crop(tf.io.read_file(file), image_size, channels)
-        return (image, *label) if label else image
-
-    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
-
-
-class FolderDataset:
+class FolderDataset(StreamedImageDataset):
     """An image folder as the zoo's image methods train on it: the training
-    files streamed (`train_batches`, memory flat as the folder grows), and
-    evaluation samples decoded in memory (`x_train` / `x_test`: at most
-    `in_memory` images each, the `ImageDataset` interface the kNN monitor,
-    the plots and the protocols use).
+    files streamed (`train_batches`, memory flat as the folder grows, each
+    input pipeline reading its own shard of the files), and evaluation
+    samples decoded in memory (`StreamedImageDataset`).
 
     A labelled folder (class subfolders) keeps `test_fraction` of its files
     as the test split; a flat folder has one class, `"unlabelled"`.
@@ -183,8 +177,7 @@ class FolderDataset:
     """
 
     def __init__(self, path, image_size, channels=3, test_fraction=0.1, in_memory=2000, train_size=None, seed=0):
-        if not isinstance(image_size, int) or image_size < 8:
-            raise ValueError(f"image_size must be an int >= 8 (the side of the square images), got {image_size!r}")
+        check_image_size_argument(image_size)
         self.folder = ImageFolder(path)
         self.folder.check_image_size(image_size, seed=seed)
         self.name = f"folder:{path}"
@@ -201,90 +194,28 @@ class FolderDataset:
             self.train_files, self.train_labels = self.train_files[:train_size], self.train_labels[:train_size]
         self.class_names = self.folder.class_names or ["unlabelled"]
         self.source = f"{len(self.folder.files)} image files, {self.folder.skipped} other files skipped"
-        self._arrays = {}
-
-    @property
-    def image_shape(self):
-        return (self.image_size, self.image_size, self.channels)
-
-    @property
-    def num_classes(self):
-        return len(self.class_names)
 
     @property
     def num_train(self):
         return len(self.train_files)
 
-    def train_batches(self, batch_size, seed=0, repeat=False):
-        """Streamed uint8 batches of the training files."""
-        return stream_files(
-            self.train_files,
-            None,
-            self.image_size,
-            batch_size,
-            self.channels,
-            seed=seed,
-            repeat=repeat,
-            where=self.name,
+    @property
+    def num_test(self):
+        return len(self.test_files)
+
+    def elements(self, split, shuffle=False, seed=0, input_context=None):
+        files, labels = (
+            (self.train_files, self.train_labels) if split == "train" else (self.test_files, self.test_labels)
         )
-
-    def _decoded(self, split):
-        if split not in self._arrays:
-            files, labels = (
-                (self.train_files, self.train_labels) if split == "train" else (self.test_files, self.test_labels)
-            )
-            chosen = np.random.default_rng(self.seed + 1).permutation(len(files))[: self.in_memory]
-            # The training stream's decoding (parallel; corrupt files skipped), in one pass.
-            pairs = _decoded(
-                tf.data.Dataset.from_tensor_slices((files[chosen], labels[chosen])), self.image_size, self.channels
-            )
-            batches = list(pairs.batch(256).as_numpy_iterator())
-            self._arrays[split] = (
-                np.concatenate([b[0] for b in batches]) if batches else np.zeros((0, *self.image_shape), np.uint8),
-                np.concatenate([b[1] for b in batches]) if batches else np.zeros((0,), "int64"),
-            )
-        return self._arrays[split]
-
-    @property
-    def x_train(self):
-        return self._decoded("train")[0]
-
-    @property
-    def y_train(self):
-        return self._decoded("train")[1]
-
-    @property
-    def x_test(self):
-        return self._decoded("test")[0]
-
-    @property
-    def y_test(self):
-        return self._decoded("test")[1]
-
-    def subset(self, train_size=None, test_size=None, seed=0):
-        """An in-memory `ImageDataset` of the decoded evaluation samples."""
-        from keras_ssl.data.image_dataset import ImageDataset
-
-        return ImageDataset(
-            self.name, self.x_train, self.y_train, self.x_test, self.y_test, list(self.class_names), self.source
-        ).subset(train_size=train_size, test_size=test_size, seed=seed)
-
-    def describe(self):
-        return (
-            f"{self.name}: {self.num_train} train / {len(self.test_files)} test images streamed at "
-            f"{self.image_shape}, {self.num_classes} classes ({self.source})"
-        )
+        dataset = tf.data.Dataset.from_tensor_slices((files, labels))
+        if input_context is not None:  # Each input pipeline its own files.
+            dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        if shuffle:
+            dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        return dataset.map(lambda file, label: (tf.io.read_file(file), label), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def decode_and_crop(encoded, image_size, channels=3):
-    """uint8 `[size, size, channels]` from an encoded image (a scalar
-    string): decoded, its shorter side resized to `image_size` (bilinear,
-    antialiased), its centre cropped square. The same in training and
-    serving."""
-    image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
-    image.set_shape([None, None, channels])
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = float(image_size) / tf.reduce_min(shape)
-    resized = tf.image.resize(image, tf.cast(tf.math.ceil(shape * scale), tf.int32), antialias=True)
-    cropped = tf.image.resize_with_crop_or_pad(resized, image_size, image_size)
-    return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
+def check_image_size_argument(image_size):
+    """Raises one line unless `image_size` is an int >= 8."""
+    if not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f"image_size must be an int >= 8 (the side of the square images), got {image_size!r}")

@@ -20,7 +20,7 @@ FASHION_MNIST_CLASSES = [
     "bag",
     "ankle boot",
 ]
-DATASET_NAMES = ("fashion_mnist", "digits", "photos", "tfds:NAME", "folder:PATH")
+DATASET_NAMES = ("fashion_mnist", "digits", "photos", "tfds:NAME[:SPLIT]", "folder:PATH", "tfrecord:GLOB")
 
 
 class DataSourceMissingError(FileNotFoundError):
@@ -118,16 +118,13 @@ def tfds_data_dir(data_dir=None):
     return data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
 
 
-def load_tfds(name, data_dir=None, download=False):
-    """Any TensorFlow Datasets image classification set with `image` and
-    `label` features and `train` / `test` splits, as uint8 arrays.
-
-    Reads data already prepared in `data_dir` (`tfds_data_dir`); it looks
-    on disk first and, when the set is not there, raises
-    `DataSourceMissingError` at once with one line saying how to prepare it
-    (offline, TFDS itself would retry its downloads for minutes).
-    `download=True` lets TFDS download and prepare it (needs the network).
-    """
+def tfds_builder(name, data_dir=None, download=False):
+    """The TFDS builder of `name` (`NAME[/CONFIG][:VERSION]`), reading data
+    already prepared in `data_dir` (`tfds_data_dir`). It looks on disk
+    first and, when the set is not there, raises `DataSourceMissingError` at
+    once with one line saying how to prepare it (offline, TFDS itself would
+    retry its downloads for minutes). `download=True` lets TFDS download and
+    prepare it (needs the network)."""
     import glob
 
     data_dir = tfds_data_dir(data_dir)
@@ -142,10 +139,23 @@ def load_tfds(name, data_dir=None, download=False):
         )
     import tensorflow_datasets as tfds
 
-    splits = {}
     builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
     if download:
         builder.download_and_prepare()
+    return builder
+
+
+def load_tfds(name, data_dir=None, download=False):
+    """Any TensorFlow Datasets image classification set with `image` and
+    `label` features and `train` / `test` splits, loaded whole as uint8
+    arrays (small sets; `TFDSImages` streams any size, and is what
+    `load_dataset("tfds:NAME")` returns). Raises `DataSourceMissingError`
+    at once when the set is not prepared (`tfds_builder`).
+    """
+    import tensorflow_datasets as tfds
+
+    builder = tfds_builder(name, data_dir, download)
+    splits = {}
     for split in ("train", "test"):
         images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
         if images.ndim == 3:
@@ -165,8 +175,17 @@ def load_tfds(name, data_dir=None, download=False):
 
 def load_dataset(name, **kwargs):
     """Loads an image dataset by name: `fashion_mnist`, `digits`, `photos`
-    (colour crops, `keras_ssl.data.load_photos`), `tfds:NAME` or
-    `folder:PATH` (a `FolderDataset`, streamed; `image_size` required).
+    (colour crops, `keras_ssl.data.load_photos`), in memory; or streamed
+    (`StreamedImageDataset`): `tfds:NAME[:SPLIT]` (a `TFDSImages`, from
+    prepared TFDS files), `folder:PATH` (a `FolderDataset`) or
+    `tfrecord:GLOB` (a `TFRecordImages`, e.g. from `write_tfrecords`);
+    `folder:` and `tfrecord:` need `image_size`.
+
+    Example:
+
+    >>> data = load_dataset("folder:photos/", image_size=96)
+    >>> data.describe()
+    'folder:photos/: 730 train / 82 test images streamed at (96, 96, 3), 2 classes (...)'
 
     Raises:
         ValueError: unknown name.
@@ -181,11 +200,18 @@ def load_dataset(name, **kwargs):
 
         return load_photos(**kwargs)
     if isinstance(name, str) and name.startswith("tfds:") and len(name) > 5:
-        return load_tfds(name[5:], **kwargs)
-    if isinstance(name, str) and name.startswith("folder:") and len(name) > 7:
-        from keras_ssl.data.folders import FolderDataset
+        from keras_ssl.data.tfds_images import TFDSImages
 
-        if kwargs.get("image_size") is None:
-            raise ValueError(f"{name} needs an image size: pass image_size (zoo: --image_size=96)")
-        return FolderDataset(name[7:], **kwargs)
+        return TFDSImages(name[5:], **kwargs)
+    for prefix in ("folder:", "tfrecord:"):
+        if isinstance(name, str) and name.startswith(prefix) and len(name) > len(prefix):
+            if kwargs.get("image_size") is None:
+                raise ValueError(f"{name} needs an image size: pass image_size (zoo: --image_size=96)")
+            if prefix == "folder:":
+                from keras_ssl.data.folders import FolderDataset
+
+                return FolderDataset(name[len(prefix) :], **kwargs)
+            from keras_ssl.data.tfrecords import TFRecordImages
+
+            return TFRecordImages(name[len(prefix) :], **kwargs)
     raise ValueError(f"Unknown dataset {name!r}: use one of {', '.join(DATASET_NAMES)}")
