@@ -1,4 +1,4 @@
-"""Distribution: 1 vs 2 replicas give the same step; two workers train and save.
+"""Distribution: 1 vs 2 replicas give the same step; two workers train from a folder and the chief saves.
 
 Each configuration runs in a fresh process (scripts in `tests/workers/`):
 splitting the CPU into logical devices and starting a multi-worker server
@@ -133,34 +133,14 @@ def _free_loopback_ports(count):
             sock.close()
 
 
-def test_two_workers_train_and_the_chief_saves(tmp_path):
-    ports = _free_loopback_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    output_dir = tmp_path / "model"
-    script = [sys.executable, str(WORKERS / "multi_worker_simclr.py"), f"--output-dir={output_dir}", "--steps=3"]
-    logs = [tmp_path / f"worker{index}.log" for index in range(2)]
-    envs = [_env({"cluster": cluster, "task": {"type": "worker", "index": index}}) for index in range(2)]
+def test_zoo_trains_on_two_workers_from_a_folder_and_the_chief_saves(tmp_path):
+    """`zoo.train --strategy=multi_worker` on a streamed folder: the input is
+    built per worker (`distribute_datasets_from_function`, each reading its
+    own files: tests/test_streams.py), the two train in lockstep, and only
+    the chief writes the run."""
+    from tests.test_streams import numbered_folder
 
-    codes = _run_together([script, script], logs, timeout=240, envs=envs)
-
-    _check_ran(codes, logs, "worker")
-    for log in logs:  # Both joined one cluster of 2 replicas.
-        assert "of 2 replicas" in log.read_text(errors="replace")
-    assert sorted(os.listdir(output_dir)) == ["model.keras"]
-
-    import keras
-
-    import keras_ssl  # noqa: F401  (registers the classes the saved model names)
-
-    model = keras.saving.load_model(output_dir / "model.keras")
-    images = np.random.default_rng(1).integers(0, 256, size=(4, 16, 16, 1), dtype=np.uint8)
-    embeddings = model.predict(images, verbose=0)
-    assert embeddings.shape == (4, model.backbone.feature_dim)
-    assert np.all(np.isfinite(embeddings))
-
-
-def test_zoo_train_on_two_workers(tmp_path):
-    """The same through the script users run: `zoo.train --strategy=multi_worker`."""
+    folder = numbered_folder(tmp_path / "images", count=48)
     ports = _free_loopback_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     model_dir = tmp_path / "run"
@@ -169,10 +149,10 @@ def test_zoo_train_on_two_workers(tmp_path):
         "-m",
         "zoo.train",
         "--method=simclr",
-        "--dataset=digits",
+        f"--dataset=folder:{folder}",
+        "--image_size=16",
         "--quick",
-        "--train_size=256",
-        "--batch_size=64",
+        "--batch_size=8",
         "--epochs=2",
         "--knn_every=0",
         "--strategy=multi_worker",
@@ -185,6 +165,16 @@ def test_zoo_train_on_two_workers(tmp_path):
     codes = _run_together([command, command], logs, timeout=240, envs=envs)
 
     _check_ran(codes, logs, "worker")
-    assert (model_dir / "model.keras").exists()
     history = json.loads((model_dir / "history.json").read_text())
     assert [entry["epoch"] for entry in history] == [1, 2]
+    # 43 training files (5 held out) / global batch 8: 5 steps an epoch on each worker.
+    assert "5/5" in logs[0].read_text(errors="replace")
+
+    import keras
+
+    import keras_ssl  # noqa: F401  (registers the classes the saved model names)
+
+    model = keras.saving.load_model(model_dir / "model.keras")
+    images = np.random.default_rng(1).integers(0, 256, size=(4, 16, 16, 3), dtype=np.uint8)
+    embeddings = model.predict(images, verbose=0)
+    assert embeddings.shape == (4, model.backbone.feature_dim) and np.all(np.isfinite(embeddings))

@@ -239,7 +239,6 @@ FOLDER_FLAGS = [
     (["--image_size=128"], "smaller than --image_size=128"),
     ([], "needs an image size"),
     (["--image_size=32", "--batch_size=8"], "batch_size 8 is larger than folder:"),
-    (["--image_size=32", "--method=instance_discrimination"], "not yet on folders"),
 ]
 
 

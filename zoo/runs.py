@@ -217,8 +217,10 @@ def train(config, data, model_dir, strategy=None, verbose="auto", extra_callback
             raise ValueError(
                 f"--views=pipeline is for simclr and moco; {config['method']} makes its inputs in its step"
             )
-        fit_data = with_pipeline_views(fit_data, model.augmenter)
+        fit_data = _mapped(fit_data, lambda batches: with_pipeline_views(batches, model.augmenter))
         print("Views made in the input pipeline (--views=pipeline)", flush=True)
+    if callable(fit_data):  # A function of the input context: one input pipeline per worker.
+        fit_data = distribute_input(fit_data, strategy)
 
     # Workers other than the chief write their state to private directories.
     scratch = None if chief else tempfile.mkdtemp(prefix="keras_ssl-worker-")
@@ -246,6 +248,25 @@ def train(config, data, model_dir, strategy=None, verbose="auto", extra_callback
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
     return model, history_dict
+
+
+def _mapped(fit_data, transform):
+    """`transform` applied to a dataset, or to what a dataset function returns."""
+    if callable(fit_data):
+        return lambda input_context=None: transform(fit_data(input_context))
+    return transform(fit_data)
+
+
+def distribute_input(dataset_fn, strategy):
+    """`dataset_fn(input_context)` as `fit` takes it under `strategy`: with
+    several replicas, `strategy.distribute_datasets_from_function` (each
+    worker builds its own pipeline, reading its own shard of the files, at
+    the per-replica batch size); with one, the dataset itself."""
+    from keras_ssl.distribute import is_multi_worker
+
+    if strategy.num_replicas_in_sync == 1 and not is_multi_worker(strategy):
+        return dataset_fn(None)
+    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 def evaluate_run(model, dataset, protocol, label_fraction, seed=0, baselines=True, finetune_epochs=20):

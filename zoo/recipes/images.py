@@ -101,6 +101,24 @@ def build_method(config, backbone, info=None):
     return cls(backbone, seed=config.get("seed"), **spec)
 
 
+def for_replica(batches, strategy):
+    """One input pipeline's batches (`distribute_datasets_from_function`):
+    uint8 cast to float32 under a multi-worker strategy, as `for_strategy`."""
+    from keras_ssl.distribute import is_multi_worker
+
+    return _as_float32(batches) if is_multi_worker(strategy) else batches
+
+
+def _as_float32(batches):
+    import tensorflow as tf
+
+    return batches.map(
+        lambda *x: tf.nest.map_structure(
+            lambda t: tf.cast(t, "float32") if t.dtype == tf.uint8 else t, x if len(x) > 1 else x[0]
+        )
+    )
+
+
 def for_strategy(batches, strategy):
     """Image batches sharded by data under a strategy; uint8 cast to float32
     under a multi-worker one (Keras averages the first batch over workers,
@@ -112,13 +130,11 @@ def for_strategy(batches, strategy):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     batches = batches.with_options(options)
-    if is_multi_worker(strategy):
-        batches = batches.map(
-            lambda *x: tf.nest.map_structure(
-                lambda t: tf.cast(t, "float32") if t.dtype == tf.uint8 else t, x if len(x) > 1 else x[0]
-            )
-        )
-    return batches
+    return _as_float32(batches) if is_multi_worker(strategy) else batches
+
+
+# Datasets streamed from files (`keras_ssl.data.StreamedImageDataset`), not held in memory.
+STREAMED = ("folder:", "tfrecord:", "tfds:")
 
 
 class ImageRecipe(Recipe):
@@ -136,7 +152,7 @@ class ImageRecipe(Recipe):
         `train_size` when the config has one."""
         from keras_ssl.data import load_dataset
 
-        if config["dataset"].startswith("folder:"):
+        if config["dataset"].startswith(STREAMED):
             return load_dataset(
                 config["dataset"],
                 image_size=config.get("image_size"),
@@ -144,7 +160,10 @@ class ImageRecipe(Recipe):
                 seed=config["seed"],
             )
         if config.get("image_size"):
-            raise ValueError(f"--image_size is for --dataset=folder:PATH; {config['dataset']} has its own size")
+            raise ValueError(
+                f"--image_size is for streamed datasets ({', '.join(p + '...' for p in STREAMED)}); "
+                f"{config['dataset']} has its own size"
+            )
         dataset = load_dataset(config["dataset"])
         size = config.get("train_size")
         if size:
@@ -164,16 +183,26 @@ class ImageRecipe(Recipe):
         rows), and what `build_method` may take from the data."""
         import numpy as np
 
-        from keras_ssl.data import image_batches
+        from keras_ssl.data import StreamedImageDataset, image_batches
 
-        if hasattr(dataset, "train_batches"):  # A folder, streamed.
-            if config.get("with_indices") or "images" in config.get("model_from_data", ()):
-                raise ValueError(
-                    f"{config['method']} keeps state per training image (indices, or all images in memory): "
-                    "it trains on in-memory datasets, not yet on folders"
-                )
+        if isinstance(dataset, StreamedImageDataset) and (
+            config.get("with_indices") or "images" in config.get("model_from_data", ())
+        ):
+            # State per training image (a memory bank's rows, all images for
+            # clustering): the images are decoded into memory once.
+            print(f"{config['method']} keeps state per training image: decoding {dataset.name} into memory", flush=True)
+            dataset = dataset.load_in_memory(progress=False)
+        if isinstance(dataset, StreamedImageDataset):
             steps_per_epoch = dataset.num_train // config["batch_size"]
-            batches = dataset.train_batches(config["batch_size"], seed=config["seed"])
+            dataset.per_replica_batch_size(config["batch_size"])  # One line now if the batch is too large.
+
+            def batches(input_context=None):
+                # Repeated: shards may differ by an image, and every worker
+                # must run the same steps_per_epoch.
+                return dataset.train_batches(
+                    config["batch_size"], seed=config["seed"], repeat=True, input_context=input_context
+                )
+
             return batches, steps_per_epoch, {"steps_per_epoch": steps_per_epoch, "num_examples": dataset.num_train}
         indices = np.arange(len(dataset.x_train)) if config.get("with_indices") else None
         batches = image_batches(dataset.x_train, config["batch_size"], labels=indices, seed=config["seed"])
@@ -187,14 +216,21 @@ class ImageRecipe(Recipe):
     def build(self, config, dataset, model_dir, strategy):
         batches, steps_per_epoch, info = self.training_data(config, dataset)
         info = {"num_classes": dataset.num_classes, **info}
-        batches = for_strategy(batches, strategy)
+        streamed = callable(batches)
+        if streamed:  # runs.train distributes it: each input pipeline reads its own shard.
+            make = batches
+
+            def batches(input_context=None):
+                return for_replica(make(input_context), strategy)
+        else:
+            batches = for_strategy(batches, strategy)
         with strategy.scope():
             model = build_method(config, build_backbone(config, dataset.image_shape), info)
             model.compile(optimizer=build_optimizer(config, steps_per_epoch))
         fit_kwargs = {
             "shuffle": False,
             "validation_data": self.validation_data(config, dataset),
-            "steps_per_epoch": config.get("steps_per_epoch"),
+            "steps_per_epoch": config.get("steps_per_epoch") or (steps_per_epoch if streamed else None),
         }
         return model, batches, fit_kwargs
 

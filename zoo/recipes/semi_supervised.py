@@ -11,12 +11,11 @@ class SemiSupervisedRecipe(ImageRecipe):
     foreign_flags = {}
 
     def training_data(self, config, dataset):
-        from keras_ssl.data import labelled_split, semi_supervised_batches
+        from keras_ssl.data import StreamedImageDataset, labelled_split, semi_supervised_batches
 
-        if hasattr(dataset, "train_batches"):
-            raise ValueError(
-                f"{config['method']} trains on in-memory datasets; a labelled and an unlabelled folder are not supported yet"
-            )
+        if isinstance(dataset, StreamedImageDataset):  # A labelled subset sampled by class: decoded into memory.
+            print(f"{config['method']} samples its labelled subset: decoding {dataset.name} into memory", flush=True)
+            dataset = dataset.load_in_memory(progress=False)
         num_labels = config["num_labels"]
         if not 0 < num_labels <= len(dataset.y_train):
             raise ValueError(f"--num_labels must be between 1 and {len(dataset.y_train)}, got {num_labels}")
