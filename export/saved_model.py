@@ -3,39 +3,113 @@
     python -m export.saved_model --model_dir=runs/demo --export_base=serving/simclr
 
 writes `serving/simclr/<version>/` (the next integer version by default)
-with a `serving_default` signature from uint8 `images` to a float32
-`embedding`, and `assets.extra/metadata.json` describing the run.
+with two signatures to a float32 `embedding`: `serving_default` from uint8
+`images` of any height and width (resized in the graph to the model's), and
+`image_bytes` from encoded JPEG / PNG / BMP / GIF strings, decoded and
+resized in the graph exactly as training and evaluation decode image
+folders. Beside the SavedModel, `assets.extra/metadata.json` describes the
+run and the signatures, and `assets.extra/tf_serving_warmup_requests` holds
+one warm-up request per signature, which TF Serving runs when it loads the
+version (https://www.tensorflow.org/tfx/serving/saved_model_warmup).
 """
 
 import os
 import sys
 
 import keras
+import numpy as np
 import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
 import keras_ssl  # noqa: F401  (registers the serializable classes for loading runs)
 from export.versions import base_metadata, next_version_path, read_run, write_version_atomically
+from keras_ssl.data import decode_and_crop
+
+WARMUP_FILE = "tf_serving_warmup_requests"
+# Channel counts tf.io.decode_image can produce (a JPEG only 1 or 3): a model
+# with another count gets no `image_bytes` signature.
+DECODABLE_CHANNELS = (1, 3, 4)
+
+
+def resize_uint8(images, height, width):
+    """uint8 `images` (`[h, w, C]` or `[batch, h, w, C]`) resized to
+    `height` x `width`: bilinear, antialiased, rounded and clipped to uint8,
+    as `decode_and_crop` resizes."""
+    resized = tf.image.resize(images, [height, width], method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+def decode_to_shape(encoded, image_shape):
+    """uint8 `image_shape` from one encoded image (a scalar string), decoded
+    to the model's channels (a grey model takes colour files and vice
+    versa). A square model gets `decode_and_crop`, the preprocessing of
+    training and evaluation (shorter side resized to the side, centre
+    crop); a non-square one the image resized to its height and width
+    (the aspect ratio is not kept). An undecodable string fails."""
+    height, width, channels = image_shape
+    if height == width:
+        return decode_and_crop(encoded, height, channels)
+    image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+    image.set_shape([None, None, channels])
+    return resize_uint8(image, height, width)
+
+
+def write_warmup_requests(path, requests):
+    """Writes `requests`, `(signature name, {input name: array})` pairs, as
+    the TFRecord of `PredictionLog`s TF Serving replays when it loads a
+    version (`assets.extra/tf_serving_warmup_requests`). The model name is
+    left empty: the server's, whatever it is, is used."""
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, inputs in requests:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = signature
+            for name, value in inputs.items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
 
 
 def export_encoder(model, export_base, metadata=None, version=None):
     """Writes `model`'s encoder to `export_base/<version>/` for TF Serving.
 
-    The version directory appears atomically: everything is written to a
+    The version directory appears atomically: everything (the SavedModel,
+    `assets.extra/metadata.json` and the warm-up requests) is written to a
     hidden temporary directory inside `export_base` and then renamed, so a
-    server watching `export_base` never loads half a version. The
-    `serving_default` signature takes `images`, uint8 `[batch, H, W, C]` raw
-    pixels, and returns `embedding`, float32 `[batch, D]`; a model with a
-    `classify(images)` method (float32 pixels to class probabilities) also
-    returns `probabilities`. A density model (with `log_likelihood` and
-    `serving_inputs`, e.g. NADE) gets the raw pixels binarised by its
-    `serving_inputs` and a second signature, `log_prob`: uint8 `images` to
-    float32 `log_prob` `[batch]`, the exact log-likelihood in nats (an
-    anomaly score). The SavedModel loads with `tf.saved_model.load` alone,
-    without keras or keras_ssl.
+    server watching `export_base` never loads half a version, and a failed
+    export leaves nothing behind. The SavedModel loads with
+    `tf.saved_model.load` alone, without keras or keras_ssl.
+
+    Signatures (each returns `embedding`, float32 `[batch, D]`, and, for a
+    model with a `classify(images)` method from float32 pixels to class
+    probabilities, `probabilities`):
+
+    - `serving_default`: `images`, uint8 `[batch, height, width, C]` raw
+      pixels of any height and width; a size other than the model's is
+      resized in the graph to it (bilinear, antialiased, rounded to uint8;
+      the aspect ratio is not kept). The channel count must be the model's.
+    - `image_bytes`: `image_bytes`, string `[batch]` of encoded JPEG / PNG /
+      BMP / GIF files, each decoded to the model's channels (a grey model
+      takes colour files and vice versa) and, for a square model, resized
+      and cropped by `keras_ssl.data.decode_and_crop`, exactly as training
+      and evaluation decode image folders (shorter side resized to the
+      side, centre crop); a non-square model gets the decoded image resized
+      to its height and width. An undecodable string fails the request.
+      Absent for a model whose channel count is not 1, 3 or 4.
+    - `log_prob`, for a density model (with `negative_log_likelihood` and
+      `serving_inputs`, e.g. NADE): uint8 `images` of exactly the model's
+      shape to float32 `log_prob` `[batch]`, the exact log-likelihood in
+      nats (an anomaly score). A density model's raw pixels are binarised
+      by its `serving_inputs` in every signature.
+
+    `assets.extra/tf_serving_warmup_requests` holds one `PredictionLog` per
+    signature (zero images of the model's size; one PNG for
+    `image_bytes`), which TF Serving replays when it loads the version, so
+    the first client request does not pay for lazy initialisation.
 
     Args:
         model: keras.Model. A keras_ssl `Method` (its `encoder` is exported)
-            or a model from raw float32 pixels in [0, 255] to features.
+            or a model from raw float32 pixels in [0, 255] to features, with
+            a known height and width.
         export_base: str. Directory holding the numbered versions.
         metadata: dict. Extra entries for `assets.extra/metadata.json`, e.g.
             `method`, `dataset` and `training_run`.
@@ -51,49 +125,112 @@ def export_encoder(model, export_base, metadata=None, version=None):
     >>> model = keras_ssl.methods.SimCLR(backbone)
     >>> path = export_encoder(model, "serving/simclr", metadata={"dataset": "fashion_mnist"})
     >>> loaded = tf.saved_model.load(path)
-    >>> loaded.signatures["serving_default"](images=tf.zeros([2, 28, 28, 1], tf.uint8))["embedding"].shape
+    >>> loaded.signatures["serving_default"](images=tf.zeros([2, 40, 30, 1], tf.uint8))["embedding"].shape
     TensorShape([2, 8])
+    >>> jpeg = tf.io.encode_jpeg(tf.zeros([64, 48, 3], tf.uint8))
+    >>> loaded.signatures["image_bytes"](image_bytes=tf.stack([jpeg]))["embedding"].shape
+    TensorShape([1, 8])
     """
     encoder = getattr(model, "encoder", None) or model
     image_shape = tuple(getattr(model, "image_shape", None) or encoder.input_shape[1:])
-    if len(image_shape) != 3:
-        raise ValueError(f"export needs images of shape (height, width, channels), got {image_shape}")
+    if len(image_shape) != 3 or any(s is None for s in image_shape):
+        raise ValueError(f"export needs images of a known shape (height, width, channels), got {image_shape}")
+    image_shape = tuple(int(s) for s in image_shape)
+    height, width, channels = image_shape
     version, path = next_version_path(export_base, version)
     classify = getattr(model, "classify", None)
     serving_inputs = getattr(model, "serving_inputs", None) or (lambda pixels: pixels)
     negative_log_likelihood = getattr(model, "negative_log_likelihood", None)
 
-    def serve(images):
-        # A loaded signature checks dtype but not shape: check it in the graph.
-        images = tf.ensure_shape(images, [None, *image_shape])
+    def outputs_of(images):
         pixels = serving_inputs(tf.cast(images, "float32"))
         outputs = {"embedding": tf.cast(encoder(pixels, training=False), "float32")}
         if classify is not None:
             outputs["probabilities"] = tf.cast(classify(pixels), "float32")
         return outputs
 
+    def serve(images):
+        # A loaded signature checks dtype but not shape: check the rank and
+        # channels in the graph; another height or width is resized.
+        images = tf.ensure_shape(images, [None, None, None, channels])
+        native = tf.reduce_all(tf.equal(tf.shape(images)[1:3], [height, width]))
+        images = tf.cond(native, lambda: images, lambda: resize_uint8(images, height, width))
+        return outputs_of(tf.ensure_shape(images, [None, *image_shape]))
+
+    def serve_image_bytes(image_bytes):
+        image_bytes = tf.ensure_shape(image_bytes, [None])
+        images = tf.map_fn(
+            lambda encoded: decode_to_shape(encoded, image_shape),
+            image_bytes,
+            fn_output_signature=tf.TensorSpec(image_shape, tf.uint8),
+        )
+        return outputs_of(images)
+
     def serve_log_prob(images):
         images = tf.ensure_shape(images, [None, *image_shape])
         pixels = serving_inputs(tf.cast(images, "float32"))
         return {"log_prob": -tf.cast(negative_log_likelihood(pixels, training=False), "float32")}
 
+    if height == width:
+        decoded = (
+            f"JPEG/PNG/BMP/GIF (first frame) decoded to {channels} channel(s), shorter side resized to {height} "
+            f"(bilinear, antialiased), centre-cropped to {height}x{width}: as training and evaluation decode folders"
+        )
+    else:
+        decoded = (
+            f"JPEG/PNG/BMP/GIF (first frame) decoded to {channels} channel(s), resized to {height}x{width} "
+            "(bilinear, antialiased; the aspect ratio is not kept)"
+        )
+
     def write(tmp):
         archive = keras.export.ExportArchive()
         archive.track(model if classify is not None or negative_log_likelihood is not None else encoder)
-        spec = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
-        endpoint = archive.add_endpoint("serving_default", serve, input_signature=[spec])
+        any_size = tf.TensorSpec([None, None, None, channels], tf.uint8, name="images")
+        native = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
+        endpoints = {"serving_default": archive.add_endpoint("serving_default", serve, input_signature=[any_size])}
+        inputs = {
+            "serving_default": {
+                "images": {"dtype": "uint8", "shape": list(any_size.shape), "resized_to": [height, width]}
+            }
+        }
+        # The model's own input size, and the encoded images: each
+        # signature's spec is in `signatures`.
+        summary = {"images": {"dtype": "uint8", "shape": list(native.shape)}}
+        zeros = np.zeros((2, *image_shape), "uint8")
+        warmup = [("serving_default", {"images": zeros})]
+        if channels in DECODABLE_CHANNELS:
+            spec = tf.TensorSpec([None], tf.string, name="image_bytes")
+            endpoints["image_bytes"] = archive.add_endpoint("image_bytes", serve_image_bytes, input_signature=[spec])
+            inputs["image_bytes"] = {"image_bytes": {"dtype": "string", "shape": [None], "decoded": decoded}}
+            summary["image_bytes"] = {"signature": "image_bytes", **inputs["image_bytes"]["image_bytes"]}
+            png = tf.io.encode_png(zeros[0]).numpy()
+            warmup.append(("image_bytes", {"image_bytes": np.array([png], dtype=object)}))
         if negative_log_likelihood is not None:
-            archive.add_endpoint("log_prob", serve_log_prob, input_signature=[spec])
+            endpoints["log_prob"] = archive.add_endpoint("log_prob", serve_log_prob, input_signature=[native])
+            inputs["log_prob"] = {"images": {"dtype": "uint8", "shape": list(native.shape)}}
+            warmup.append(("log_prob", {"images": zeros}))
         archive.write_out(tmp, verbose=False)
-        output_specs = endpoint.get_concrete_function().structured_outputs
+        # Inside the temporary directory: the warm-up requests appear with the version.
+        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+        write_warmup_requests(os.path.join(tmp, "assets.extra", WARMUP_FILE), warmup)
+        signatures = {}
+        for name, endpoint in endpoints.items():
+            outputs = endpoint.get_concrete_function().structured_outputs
+            signatures[name] = {
+                "inputs": inputs[name],
+                "outputs": {key: {"dtype": t.dtype.name, "shape": list(t.shape)} for key, t in outputs.items()},
+            }
+        output_specs = endpoints["serving_default"].get_concrete_function().structured_outputs
         info = {
             "method": type(model).__name__.lower(),
             "signature": "serving_default",
-            "inputs": {"images": {"dtype": "uint8", "shape": list(spec.shape)}},
+            "inputs": summary,
             "outputs": {
                 name: {"dtype": "float32", "shape": list(t.shape), "dim": t.shape[-1]}
                 for name, t in output_specs.items()
             },
+            "signatures": signatures,
+            "warmup_requests": {"file": f"assets.extra/{WARMUP_FILE}", "signatures": [name for name, _ in warmup]},
             **(
                 {
                     "log_prob": {

@@ -33,14 +33,19 @@ try:
     keras_blocked = False
 except ImportError:
     keras_blocked = True
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+loaded = tf.saved_model.load(sys.argv[1])
+serve = loaded.signatures["serving_default"]
 images = np.load(sys.argv[2])
 outputs = serve(images=tf.constant(images))
 np.save(sys.argv[3], outputs["embedding"].numpy())
+# Each image as a PNG of its own size: decoded and resized in the graph (to the same size).
+pngs = tf.stack([tf.io.encode_png(image) for image in images])
+np.save(sys.argv[4], loaded.signatures["image_bytes"](image_bytes=pngs)["embedding"].numpy())
+other_size = serve(images=tf.zeros([2, 32, 40, 1], tf.uint8))["embedding"].shape.as_list()
 bad_inputs = {
     "float32": images.astype("float32"),
     "no_channel_axis": images[..., 0],
-    "32x32": np.zeros((2, 32, 32, 1), "uint8"),
+    "3_channels": np.zeros((2, 28, 28, 3), "uint8"),
 }
 errors = {}
 for name, bad in bad_inputs.items():
@@ -49,7 +54,8 @@ for name, bad in bad_inputs.items():
         errors[name] = None
     except Exception as e:
         errors[name] = f"{type(e).__name__}: {e}"[:300]
-print(json.dumps({"keras_blocked": keras_blocked, "outputs": sorted(outputs), "errors": errors}))
+report = {"outputs": sorted(outputs), "signatures": sorted(loaded.signatures), "other_size": other_size}
+print(json.dumps({"keras_blocked": keras_blocked, **report, "errors": errors}))
 """
 
 
@@ -85,10 +91,22 @@ def test_versions_layout_and_metadata(export_base):
     for version in ("1", "2"):
         assert (export_base / version / "saved_model.pb").is_file()
         assert (export_base / version / "assets.extra" / "metadata.json").is_file()
+        assert (export_base / version / "assets.extra" / "tf_serving_warmup_requests").is_file()
     metadata = json.loads((export_base / "1" / "assets.extra" / "metadata.json").read_text())
     assert metadata["method"] == "simclr"
     assert metadata["dataset"] == "fashion_mnist"
-    assert metadata["inputs"] == {"images": {"dtype": "uint8", "shape": [None, 28, 28, 1]}}
+    assert metadata["inputs"]["images"] == {"dtype": "uint8", "shape": [None, 28, 28, 1]}  # The model's own size.
+    assert metadata["inputs"]["image_bytes"]["dtype"] == "string"
+    assert "shorter side resized to 28" in metadata["inputs"]["image_bytes"]["decoded"]
+    assert sorted(metadata["signatures"]) == ["image_bytes", "serving_default"]
+    assert metadata["signatures"]["serving_default"]["inputs"] == {
+        "images": {"dtype": "uint8", "shape": [None, None, None, 1], "resized_to": [28, 28]}
+    }
+    assert metadata["signatures"]["image_bytes"]["outputs"] == {"embedding": {"dtype": "float32", "shape": [None, 8]}}
+    assert metadata["warmup_requests"] == {
+        "file": "assets.extra/tf_serving_warmup_requests",
+        "signatures": ["serving_default", "image_bytes"],
+    }
     assert metadata["outputs"]["embedding"]["dim"] == 8
     assert metadata["keras_ssl_version"] == keras_ssl.__version__
     assert metadata["version"] == 1 and metadata["exported_at"]
@@ -97,20 +115,25 @@ def test_versions_layout_and_metadata(export_base):
 @pytest.mark.subprocess
 def test_loads_without_keras_and_matches_predict(model, images, export_base, tmp_path):
     np.save(tmp_path / "images.npy", images)
+    out, bytes_out = tmp_path / "out.npy", tmp_path / "bytes_out.npy"
     result = run_python(
-        ["-c", LOAD_WITHOUT_KERAS, str(export_base / "1"), str(tmp_path / "images.npy"), str(tmp_path / "out.npy")]
+        ["-c", LOAD_WITHOUT_KERAS, str(export_base / "1"), str(tmp_path / "images.npy"), str(out), str(bytes_out)]
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["keras_blocked"]
     assert report["outputs"] == ["embedding"]
-    # Wrong dtype or shape is refused at the signature with TensorFlow's own
-    # error, never silently accepted (or a crash of the process).
+    assert report["signatures"] == ["image_bytes", "serving_default"]
+    assert report["other_size"] == [2, 8]  # Another height and width is resized in the graph.
+    # Wrong dtype, rank or channel count is refused at the signature with
+    # TensorFlow's own error, never silently accepted (or a crash of the process).
     errors = report["errors"]
     assert "uint8" in (errors["float32"] or ""), errors
     assert "shape" in (errors["no_channel_axis"] or ""), errors
-    assert "shape" in (errors["32x32"] or ""), errors
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), model.predict(images, verbose=0), atol=1e-5)
+    assert "shape" in (errors["3_channels"] or ""), errors
+    expected = model.predict(images, verbose=0)
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-5)
+    np.testing.assert_allclose(np.load(bytes_out), expected, atol=1e-5)
 
 
 def contrastive_family_model(name):
@@ -263,3 +286,121 @@ def test_bfloat16_model_exports_uint8_in_float32_out(images, tmp_path):
     np.testing.assert_allclose(
         embedding.numpy(), bf16.predict(images, verbose=0).astype("float32"), rtol=0.05, atol=0.05
     )
+
+
+# --- the image_bytes signature, any-size images, warm-up requests ----------
+
+
+def load_signatures(path):
+    import tensorflow as tf
+
+    return tf.saved_model.load(path).signatures
+
+
+def random_photo(height, width, channels=3, seed=1):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, channels)).astype("uint8")
+
+
+@pytest.fixture(scope="module")
+def colour_model():
+    backbone = keras_ssl.backbones.ConvNet(input_shape=(16, 16, 3), filters=(4, 8))
+    return keras_ssl.methods.SimCLR(backbone, seed=0)
+
+
+@pytest.fixture(scope="module")
+def colour_export(colour_model, tmp_path_factory):
+    return export_encoder(colour_model, str(tmp_path_factory.mktemp("colour")))
+
+
+def test_image_bytes_is_the_evaluation_preprocessing(colour_model, colour_export):
+    import tensorflow as tf
+
+    from keras_ssl.data import decode_and_crop
+
+    serve = load_signatures(colour_export)["image_bytes"]
+    photo = random_photo(40, 52)  # Not the model's 16x16: resized and centre-cropped.
+    for encoded in (tf.io.encode_jpeg(photo), tf.io.encode_png(photo)):
+        served = serve(image_bytes=tf.stack([encoded, encoded]))["embedding"].numpy()
+        expected = colour_model.encoder.predict(decode_and_crop(encoded, 16, 3)[None].numpy(), verbose=0)
+        assert served.shape == (2, 8)
+        np.testing.assert_allclose(served, np.concatenate([expected, expected]), rtol=1e-5, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file format"):
+        serve(image_bytes=tf.constant([b"not an image"]))  # Fails the request: no silent fallback.
+
+
+def test_grey_model_takes_a_colour_jpeg(model, export_base):
+    import tensorflow as tf
+
+    from keras_ssl.data import decode_and_crop
+
+    jpeg = tf.io.encode_jpeg(random_photo(30, 45))
+    served = load_signatures(str(export_base / "1"))["image_bytes"](image_bytes=tf.stack([jpeg]))["embedding"]
+    expected = model.encoder.predict(decode_and_crop(jpeg, 28, 1)[None].numpy(), verbose=0)
+    np.testing.assert_allclose(served.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_images_of_any_size_are_resized_in_the_graph(model, images, export_base):
+    import tensorflow as tf
+
+    serve = load_signatures(str(export_base / "1"))["serving_default"]
+    native = serve(images=tf.constant(images))["embedding"].numpy()
+    np.testing.assert_allclose(native, model.predict(images, verbose=0), atol=1e-5)
+    larger = np.random.default_rng(2).integers(0, 256, (3, 40, 52, 1)).astype("uint8")
+    resized = tf.image.resize(larger, [28, 28], method="bilinear", antialias=True).numpy()
+    resized = np.clip(np.round(resized), 0, 255).astype("uint8")
+    served = serve(images=tf.constant(larger))["embedding"].numpy()
+    np.testing.assert_allclose(served, model.predict(resized, verbose=0), rtol=1e-5, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"not compatible with expected shape \[\?,\?,\?,1\]"):
+        serve(images=tf.zeros([2, 40, 52, 3], tf.uint8))  # The channel count stays strict.
+
+
+def test_non_square_model_resizes_decoded_images_to_its_shape(tmp_path):
+    import tensorflow as tf
+
+    encoder = keras_ssl.backbones.ConvNet(input_shape=(12, 20, 3), filters=(4,))
+    signatures = load_signatures(export_encoder(encoder, str(tmp_path)))
+    grey = random_photo(30, 31, channels=1)
+    decoded = tf.image.decode_png(tf.io.encode_png(grey), channels=3)  # A colour model takes a grey PNG.
+    expected = tf.image.resize(decoded, [12, 20], antialias=True).numpy()
+    expected = encoder.predict(np.clip(np.round(expected), 0, 255).astype("uint8")[None], verbose=0)
+    served = signatures["image_bytes"](image_bytes=tf.stack([tf.io.encode_png(grey)]))["embedding"].numpy()
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-5)
+    assert signatures["serving_default"](images=tf.zeros([1, 12, 20, 3], tf.uint8))["embedding"].shape == (1, 4)
+
+
+def warmup_requests(path):
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    file = os.path.join(path, "assets.extra", "tf_serving_warmup_requests")
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(file)]
+    return [log.predict_log.request for log in logs]
+
+
+def test_warmup_requests_cover_and_run_every_signature(export_base, tmp_path):
+    import tensorflow as tf
+
+    nade = keras_ssl.methods.NADE((4, 4, 1), hidden_units=6, seed=0)  # A density model: log_prob too.
+    for path in (str(export_base / "1"), export_encoder(nade, str(tmp_path))):
+        signatures = load_signatures(path)
+        requests = warmup_requests(path)
+        names = [request.model_spec.signature_name for request in requests]
+        assert sorted(names) == sorted(signatures), path
+        for request in requests:
+            inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+            outputs = signatures[request.model_spec.signature_name](**inputs)
+            assert all(np.all(np.isfinite(t.numpy())) for t in outputs.values()), request.model_spec
+    assert sorted(names) == ["image_bytes", "log_prob", "serving_default"]
+
+
+def test_failed_warmup_leaves_nothing(model, tmp_path, monkeypatch):
+    import export.saved_model
+
+    def write_half_then_fail(path, requests):
+        Path(path).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.saved_model, "write_warmup_requests", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        export_encoder(model, str(tmp_path / "serving"))
+    assert os.listdir(tmp_path / "serving") == []
