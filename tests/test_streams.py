@@ -207,9 +207,22 @@ def test_zoo_trains_from_tfrecords_and_make_tfrecords_writes_them(folder, tmp_pa
 
 
 @pytest.mark.slow
-def test_zoo_trains_a_semi_supervised_method_on_a_folder(folder, tmp_path, capsys):
+def test_zoo_trains_a_semi_supervised_method_on_a_labelled_and_an_unlabelled_folder(folder, tmp_path, capsys):
+    unlabelled = numbered_folder(tmp_path / "unlabelled", count=30, classes=0)
     args = ["--method=pseudo_label", f"--dataset=folder:{folder}", "--image_size=16", "--num_labels=10"]
-    code, out, err = train_here([*args, "--quick", "--epochs=1", "--batch_size=4", f"--model_dir={tmp_path}"], capsys)
+    args += [f"--unlabelled_dataset=folder:{unlabelled}", "--quick", "--epochs=1", "--batch_size=4"]
+    code, out, err = train_here([*args, f"--model_dir={tmp_path / 'run'}"], capsys)
     assert code == 0, err[-3000:]
-    assert "decoding folder:" in out and "into memory" in out
-    assert np.isfinite(json.load(open(tmp_path / "history.json"))[0]["loss"])
+    assert "decoding folder:" in out and "36 train / 4 test images of shape (16, 16, 3)" in out
+    assert "plus 30 unlabelled" in out
+    assert np.isfinite(json.load(open(tmp_path / "run" / "history.json"))[0]["loss"])
+
+
+def test_unlabelled_images_must_match_the_labelled_shape():
+    from keras_ssl.data import ImageDataset
+
+    x, y = np.zeros((4, 8, 8, 3), np.uint8), np.zeros(4, "int64")
+    data = ImageDataset("d", x, y, x, y, ["a"], x_unlabelled=np.zeros((6, 8, 8, 3), np.uint8))
+    assert "plus 6 unlabelled" in data.describe() and len(data.subset(train_size=2).x_unlabelled) == 6
+    with pytest.raises(ValueError, match=r"must be uint8 of the labelled images' shape \(8, 8, 3\)"):
+        ImageDataset("d", x, y, x, y, ["a"], x_unlabelled=np.zeros((6, 8, 8, 1), np.uint8))

@@ -111,6 +111,10 @@ BAD_TRAIN_FLAGS = [
     (["--method=simclr", "--dataset=tfds:cifar10", "--model_dir={d}", "--data_dir={d}_tfds"], "tfds build cifar10"),
     (["--method=vat", "--dataset=digits", "--model_dir={d}", "--views=pipeline"], "--views=pipeline is for simclr"),
     (["--method=noise_as_targets", "--dataset=digits", "--model_dir={d}", "--jit_compile"], "cannot train under XLA"),
+    (
+        ["--method=simclr", "--dataset=digits", "--model_dir={d}", "--unlabelled_dataset=digits"],
+        "--unlabelled_dataset is for semi-supervised methods; simclr trains without labels",
+    ),
 ]
 
 

@@ -41,6 +41,12 @@ flags.DEFINE_integer("num_labels", None, "Semi-supervised methods: labelled exam
 flags.DEFINE_integer(
     "unlabelled_ratio", None, "Semi-supervised methods: unlabelled images per labelled image in a batch."
 )
+flags.DEFINE_string(
+    "unlabelled_dataset",
+    None,
+    "Semi-supervised methods: more training images without labels (e.g. folder:PATH of unlabelled photos, "
+    "at --image_size), beside --dataset's labelled ones.",
+)
 flags.DEFINE_string("strategy", "default", "default, mirrored, multi_worker, tpu or cpu:N.")
 flags.DEFINE_string("tpu", None, "--strategy=tpu: the TPU's name or grpc:// address (default: found on a TPU VM).")
 flags.DEFINE_bool(
@@ -101,6 +107,7 @@ def main(argv):
             knn_every=FLAGS.knn_every,
             num_labels=FLAGS.num_labels,
             unlabelled_ratio=FLAGS.unlabelled_ratio,
+            unlabelled_dataset=FLAGS.unlabelled_dataset,
         )
         data = runs.load_data(config)
         model_path = os.path.join(FLAGS.model_dir, runs.MODEL_FILE)

@@ -16,6 +16,10 @@ class ImageDataset:
         x_train, y_train, x_test, y_test: NumPy arrays.
         class_names: list of str.
         source: str. Where the data was read from.
+        x_unlabelled: uint8 NumPy array `[M, H, W, C]` or None. More
+            training images, without labels (a semi-supervised method's
+            unlabelled pool, e.g. a second folder), of the training images'
+            shape.
     """
 
     name: str
@@ -25,6 +29,7 @@ class ImageDataset:
     y_test: np.ndarray
     class_names: list
     source: str = ""
+    x_unlabelled: np.ndarray = None
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -33,6 +38,12 @@ class ImageDataset:
                 raise ValueError(f"{self.name} x_{split} must be uint8 [N, H, W, C], got {x.dtype} {x.shape}")
             if len(x) != len(y):
                 raise ValueError(f"{self.name} {split} split has {len(x)} images but {len(y)} labels")
+        x = self.x_unlabelled
+        if x is not None and (x.ndim != 4 or x.dtype != np.uint8 or x.shape[1:] != self.x_train.shape[1:]):
+            raise ValueError(
+                f"{self.name}'s unlabelled images are {x.dtype} {x.shape}: they must be uint8 of the labelled "
+                f"images' shape {self.x_train.shape[1:]} (same image size and channels)"
+            )
 
     @property
     def image_shape(self):
@@ -57,7 +68,8 @@ class ImageDataset:
         )
 
     def describe(self):
+        unlabelled = f", plus {len(self.x_unlabelled)} unlabelled" if self.x_unlabelled is not None else ""
         return (
             f"{self.name}: {len(self.x_train)} train / {len(self.x_test)} test images of shape "
-            f"{self.image_shape}, {self.num_classes} classes ({self.source})"
+            f"{self.image_shape}, {self.num_classes} classes ({self.source}){unlabelled}"
         )

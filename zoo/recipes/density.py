@@ -53,6 +53,7 @@ class DensityRecipe(Recipe):
     foreign_flags = {
         "num_labels": ("semi-supervised methods", "models images without labels"),
         "unlabelled_ratio": ("semi-supervised methods", "models images without labels"),
+        "unlabelled_dataset": ("semi-supervised methods", "models images without labels"),
         "knn_every": ("representation methods", "is evaluated by its likelihood"),
     }
 

@@ -145,6 +145,7 @@ class ImageRecipe(Recipe):
     foreign_flags = {
         "num_labels": ("semi-supervised methods", "trains without labels"),
         "unlabelled_ratio": ("semi-supervised methods", "trains without labels"),
+        "unlabelled_dataset": ("semi-supervised methods", "trains without labels: give its images as --dataset"),
     }
 
     def load_data(self, config):

@@ -44,7 +44,15 @@ class LanguageRecipe(Recipe):
 
     data_key = "corpus"
     foreign_flags = {
-        name: _IMAGE_ONLY for name in ("train_size", "image_size", "knn_every", "num_labels", "unlabelled_ratio")
+        name: _IMAGE_ONLY
+        for name in (
+            "train_size",
+            "image_size",
+            "knn_every",
+            "num_labels",
+            "unlabelled_ratio",
+            "unlabelled_dataset",
+        )
     }
 
     def load_data(self, config):
