@@ -216,6 +216,7 @@ def test_simclr_trains_from_a_folder_evaluates_and_exports(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     # 81 files (the broken one included: it is skipped while streaming), 8 held out.
     assert "73 train / 8 test images streamed at (32, 32, 3)" in result.stdout
+    assert "1 of 81 sampled images could not be decoded (skipped)" in result.stdout
     config = json.load(open(os.path.join(run, "config.json")))
     assert config["image_shape"] == [32, 32, 3] and config["image_size"] == 32
     history = json.load(open(os.path.join(run, "history.json")))

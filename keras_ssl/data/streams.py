@@ -212,7 +212,16 @@ class StreamedImageDataset:
         ).subset(train_size=train_size, test_size=test_size, seed=seed)
 
     def describe(self):
+        """One line: the sizes, and how many images of the evaluation
+        samples could not be decoded when those were decoded already (the
+        training stream skips such files with a warning in the log)."""
+        sampled = getattr(self, "_arrays", {})
+        broken = ""
+        if sampled:
+            tried = sum(len(images) + failed for images, _, failed in sampled.values())
+            failed = sum(failed for _, _, failed in sampled.values())
+            broken = f"; {failed} of {tried} sampled images could not be decoded (skipped)" if failed else ""
         return (
             f"{self.name}: {self.num_train} train / {self.num_test} test images streamed at "
-            f"{self.image_shape}, {self.num_classes} classes ({self.source})"
+            f"{self.image_shape}, {self.num_classes} classes ({self.source}{broken})"
         )
