@@ -25,7 +25,11 @@ def evaluate_encoder(encoder, dataset, protocol="linear", label_fraction=1.0, se
     Args:
         encoder: keras.Model from raw pixels to features, or `None` for the
             raw-pixel baseline (`linear` and `knn` only).
-        dataset: `keras_ssl.data.ImageDataset`.
+        dataset: `keras_ssl.data.ImageDataset`, or a streamed dataset
+            (`keras_ssl.data.StreamedImageDataset`: `linear` and `knn`
+            extract the features of all its training and test images batch
+            by batch from its streams; `finetune` trains on its in-memory
+            samples).
         protocol: str. One of `PROTOCOLS`.
         label_fraction: float in (0, 1].
         seed: int. Seed of the labelled subset.
@@ -40,6 +44,8 @@ def evaluate_encoder(encoder, dataset, protocol="linear", label_fraction=1.0, se
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"Unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+    if protocol != "finetune" and hasattr(dataset, "eval_batches"):
+        return _evaluate_streamed(encoder, dataset, protocol, label_fraction, seed, **kwargs)
     labelled = label_fraction_indices(dataset.y_train, label_fraction, seed)
     x_train, y_train = dataset.x_train[labelled], dataset.y_train[labelled]
     if protocol == "finetune":
@@ -56,6 +62,32 @@ def evaluate_encoder(encoder, dataset, protocol="linear", label_fraction=1.0, se
     if protocol == "knn":
         return knn_accuracy(train_features, y_train, test_features, dataset.y_test, **kwargs)
     return linear_probe_accuracy(train_features, y_train, test_features, dataset.y_test, **kwargs)
+
+
+RAW_PIXEL_BYTES = 2 << 30  # Most float32 raw-pixel features of a streamed dataset held for a probe.
+
+
+def _evaluate_streamed(encoder, dataset, protocol, label_fraction, seed, **kwargs):
+    """`evaluate_encoder` on a `StreamedImageDataset`: features of every
+    training and test image, extracted batch by batch from its streams
+    (`eval_batches`), the images never all in memory."""
+    if encoder is None:
+        size = (dataset.num_train + dataset.num_test) * int(np.prod(dataset.image_shape)) * 4
+        if size > RAW_PIXEL_BYTES:
+            raise ValueError(
+                f"raw-pixel features of {dataset.name} would take {size / 2**30:.1f} GiB: "
+                "evaluate without the raw-pixel baseline (zoo.evaluate --nobaselines)"
+            )
+        train_features, y_train = raw_pixel_features(dataset.eval_batches("train"))
+        test_features, y_test = raw_pixel_features(dataset.eval_batches("test"))
+    else:
+        train_features, y_train = extract_features(encoder, dataset.eval_batches("train"))
+        test_features, y_test = extract_features(encoder, dataset.eval_batches("test"))
+    labelled = label_fraction_indices(y_train, label_fraction, seed)
+    train_features, y_train = train_features[labelled], y_train[labelled]
+    if protocol == "knn":
+        return knn_accuracy(train_features, y_train, test_features, y_test, **kwargs)
+    return linear_probe_accuracy(train_features, y_train, test_features, y_test, **kwargs)
 
 
 def random_init_copy(encoder, seed=0):
