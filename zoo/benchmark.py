@@ -33,6 +33,7 @@ SUITE_MODULES = (
     "contrastive",
     "xla",
     "accelerator",
+    "input_pipeline",
 )  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
 flags.DEFINE_enum("suite", "simclr", ["simclr", "semi_supervised", *SUITE_MODULES], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
