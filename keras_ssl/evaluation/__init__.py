@@ -25,6 +25,16 @@ from keras_ssl.evaluation.plots import plot_embedding, plot_history
 from keras_ssl.evaluation.protocols import PROTOCOLS, evaluate_encoder, random_init_copy
 from keras_ssl.evaluation.stage_probe import stage_probe_accuracies
 from keras_ssl.evaluation.text_classification import copy_bert_backbone, fine_tune_text_classifier
+from keras_ssl.evaluation.tracking import (
+    boundary_f_measure,
+    copy_first_mask,
+    evaluate_tracking,
+    optical_flow_propagation,
+    propagate_masks,
+    raw_pixel_embed,
+    region_similarity,
+    tracking_table,
+)
 from keras_ssl.evaluation.word_embeddings import (
     analogy_accuracy,
     nearest_neighbours,
@@ -33,6 +43,14 @@ from keras_ssl.evaluation.word_embeddings import (
 )
 
 __all__ = [
+    "boundary_f_measure",
+    "copy_first_mask",
+    "evaluate_tracking",
+    "optical_flow_propagation",
+    "propagate_masks",
+    "raw_pixel_embed",
+    "region_similarity",
+    "tracking_table",
     "copy_bert_backbone",
     "fine_tune_text_classifier",
     "pretraining_accuracies",
