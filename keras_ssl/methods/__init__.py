@@ -1,6 +1,6 @@
 """Self-supervised and semi-supervised methods, one keras.Model subclass
 each, grouped by family in subpackages (`contrastive`, `semi_supervised`,
-`pretext`, `autoencoding`, `language`, `density`). Every public name is re-exported
+`pretext`, `autoencoding`, `language`, `density`, `video`). Every public name is re-exported
 here: `keras_ssl.methods.SimCLR` is `keras_ssl.methods.contrastive.SimCLR`.
 
 `plot_colorizations`, `plot_denoising_grid` (from `keras_ssl.evaluation`),
@@ -53,9 +53,11 @@ from keras_ssl.methods.semi_supervised import (
     TemporalEnsembling,
     sigmoid_rampup,
 )
+from keras_ssl.methods.video import VideoColorization
 from keras_ssl.optimizers import bert_optimizer
 
 __all__ = [
+    "VideoColorization",
     "Word2Vec",
     "BertPretraining",
     "bert_optimizer",
