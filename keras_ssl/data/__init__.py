@@ -54,6 +54,7 @@ from keras_ssl.data.text import (
 )
 from keras_ssl.data.tfds_images import TFDSImages
 from keras_ssl.data.tfrecords import TFRecordImages, write_tfrecords
+from keras_ssl.data.videos import VideoClips, clip_strip, load_frame_folders, load_video_clips, make_video_clips
 from keras_ssl.data.word2vec_pairs import (
     alias_table,
     cbow_examples,
@@ -122,6 +123,11 @@ __all__ = [
     "ImageDataset",
     "balanced_indices",
     "FolderDataset",
+    "VideoClips",
+    "clip_strip",
+    "load_frame_folders",
+    "load_video_clips",
+    "make_video_clips",
     "ImageFolder",
     "StreamedImageDataset",
     "TFDSImages",
