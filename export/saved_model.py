@@ -251,6 +251,52 @@ def export_encoder(model, export_base, metadata=None, version=None):
     return write_version_atomically(export_base, path, write)
 
 
+def export_frame_embedding(model, export_base, metadata=None, version=None):
+    """Writes a video model's embedding network to `export_base/<version>/`
+    for TF Serving, atomically (as `export_encoder`): the `serving_default`
+    signature takes `frames`, uint8 RGB `[batch, H, W, 3]` of the model's
+    frame size, and returns `embedding_map`, float32 `[batch, h, w, D]`, the
+    per-pixel embeddings whose dot products are the learned pointer
+    (`model.embed`: Lab conversion and the L channel inside the graph). A
+    warm-up request is written beside it. Loads with `tf.saved_model.load`
+    alone.
+
+    Example:
+
+    >>> path = export_frame_embedding(video_model, "serving/vc")
+    >>> tf.saved_model.load(path).signatures["serving_default"](frames=frames)["embedding_map"]
+    """
+    height, width, channels = (int(s) for s in model.frame_shape)
+    version, path = next_version_path(export_base, version)
+
+    def serve(frames):
+        return {"embedding_map": tf.cast(model.embed(frames), "float32")}
+
+    def write(tmp):
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        spec = tf.TensorSpec([None, height, width, channels], tf.uint8, name="frames")
+        endpoint = archive.add_endpoint("serving_default", serve, input_signature=[spec])
+        archive.write_out(tmp, verbose=False)
+        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+        zeros = np.zeros((2, height, width, channels), "uint8")
+        write_warmup_requests(os.path.join(tmp, "assets.extra", WARMUP_FILE), [("serving_default", {"frames": zeros})])
+        output = endpoint.get_concrete_function().structured_outputs["embedding_map"]
+        info = {
+            "method": type(model).__name__.lower(),
+            "signature": "serving_default",
+            "inputs": {"frames": {"dtype": "uint8", "shape": list(spec.shape)}},
+            "outputs": {"embedding_map": {"dtype": "float32", "shape": list(output.shape)}},
+            "warmup_requests": {"file": f"assets.extra/{WARMUP_FILE}", "signatures": ["serving_default"]},
+            "keras_version": keras.__version__,
+            **base_metadata(version),
+            **(metadata or {}),
+        }
+        return info, {}
+
+    return write_version_atomically(export_base, path, write)
+
+
 def _define_flags():
     from absl import flags
 
@@ -293,7 +339,8 @@ def main(argv):
         "training_run": {"model_dir": os.path.abspath(model_dir), "config": config},
     }
     try:
-        path = export_encoder(model, FLAGS.export_base, metadata=metadata, version=FLAGS.version)
+        export = export_frame_embedding if config.get("family") == "video" else export_encoder
+        path = export(model, FLAGS.export_base, metadata=metadata, version=FLAGS.version)
     except (FileExistsError, ValueError, OSError) as e:
         sys.exit(f"error: {e}")
     print(path)

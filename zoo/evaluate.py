@@ -19,8 +19,9 @@ flags.DEFINE_string("model_dir", None, "A finished zoo.train run directory.")
 flags.DEFINE_enum(
     "protocol",
     "linear",
-    ["linear", "knn", "finetune", "classifier"],
-    "Evaluation protocol (classifier: a semi-supervised method's own classifier).",
+    ["linear", "knn", "finetune", "classifier", "tracking"],
+    "Evaluation protocol (classifier: a semi-supervised method's own classifier; tracking: video colourisation's "
+    "masks propagated over the test clips, J and F beside the baselines).",
 )
 flags.DEFINE_float("label_fraction", 1.0, "Fraction of the training labels used (0.01, 0.1, 1.0).")
 flags.DEFINE_string("dataset", None, "Dataset to evaluate on (default: the one the run trained on).")
@@ -46,6 +47,8 @@ def main(argv):
         from zoo import runs
 
         model, config = runs.load_run(FLAGS.model_dir)
+        if FLAGS.protocol == "tracking" or config.get("family") == "video":
+            return evaluate_tracking(model, config)
         name = FLAGS.dataset or config.get("dataset", "fashion_mnist")
         from zoo.recipes.images import STREAMED
 
@@ -62,6 +65,26 @@ def main(argv):
         for name, accuracy in results.items():
             print(f"  {name:12s} {accuracy:.4f}")
         print(f"Recorded in {runs.record_evaluation(FLAGS.model_dir, FLAGS.protocol, FLAGS.label_fraction, results)}")
+    return 0
+
+
+def evaluate_tracking(model, config):
+    """Video colourisation: the tracking table of the run's test clips."""
+    from zoo import runs
+    from zoo.recipes.video import tracking_results
+
+    if config.get("family") != "video":
+        raise ValueError(f"--protocol=tracking is for video_colorization runs; {config['method']} is not one")
+    if FLAGS.protocol != "tracking":
+        raise ValueError(f"{config['method']} is evaluated by --protocol=tracking, not {FLAGS.protocol}")
+    data = runs.load_data(config)
+    results = tracking_results(model, data, config, baselines=FLAGS.baselines)
+    print(f"tracking on {data.test.num_clips} test clips of {data.name} (mask of frame 0 given):")
+    print("| method | J (region IoU) | F (boundary) |\n|---|---|---|")
+    for name, scores in results.items():
+        print(f"| {name} | {scores['J']:.3f} | {scores['F']:.3f} |")
+    path = runs.record_evaluation(FLAGS.model_dir, "tracking", 1.0, results)
+    print(f"Recorded in {path}")
     return 0
 
 

@@ -25,6 +25,7 @@ from zoo.recipes.density import DensityRecipe
 from zoo.recipes.images import ImageRecipe
 from zoo.recipes.language import LanguageRecipe
 from zoo.recipes.semi_supervised import SemiSupervisedRecipe
+from zoo.recipes.video import VideoRecipe
 
 RECIPES = {
     "contrastive": ImageRecipe,
@@ -33,6 +34,7 @@ RECIPES = {
     "semi_supervised": SemiSupervisedRecipe,
     "language": LanguageRecipe,
     "density": DensityRecipe,
+    "video": VideoRecipe,
 }
 
 
