@@ -14,7 +14,7 @@ def linear_probe_accuracy(
     regularization=1.0,
     max_iter=1000,
     solver="auto",
-    max_sklearn_examples=20000,
+    max_sklearn_examples=100_000,
     epochs=30,
     batch_size=1024,
     learning_rate=0.01,
@@ -51,7 +51,10 @@ def linear_probe_accuracy(
         max_iter: int. L-BFGS iterations (scikit-learn).
         solver: str. One of `SOLVERS`.
         max_sklearn_examples: int. Largest training set `"auto"` gives to
-            scikit-learn.
+            scikit-learn (100,000: the 60,000 images of Fashion-MNIST stay
+            with scikit-learn, whose L-BFGS optimum the published tables
+            report; on raw Fashion-MNIST pixels the Keras probe read 0.844
+            against scikit-learn's 0.835).
         epochs: int. Passes over the training features (Keras).
         batch_size: int. Examples per step (Keras).
         learning_rate: float. Adam's initial learning rate (Keras).
