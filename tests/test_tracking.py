@@ -315,3 +315,13 @@ class TestBadInput:
             evaluate_tracking(lambda f, m: np.zeros((2, 8, 8)), [frames], [np.zeros((3, 8, 8), "int32")], verbose=0)
         with pytest.raises(ValueError, match="2 clips of frames but 1 of masks"):
             evaluate_tracking(copy_first_mask, [frames, frames], [np.zeros((3, 8, 8), "int32")], verbose=0)
+
+
+def test_raw_pixel_embed_without_colour_keeps_lightness_only():
+    frames = np.random.default_rng(3).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    colour, grey = raw_pixel_embed(frames, stride=2), raw_pixel_embed(frames, stride=2, colour=False)
+    assert grey.shape == colour.shape == (2, 4, 4, 4)
+    np.testing.assert_allclose(grey[..., 0], colour[..., 0], rtol=1e-5)
+    assert np.all(grey[..., 1:3] == 0) and np.any(np.abs(colour[..., 1:3]) > 0.1)
+    # Still on the sphere: the attention is a kernel on lightness distance.
+    np.testing.assert_allclose(np.linalg.norm(grey, axis=-1), np.linalg.norm(colour, axis=-1), rtol=1e-5)

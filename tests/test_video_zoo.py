@@ -36,7 +36,8 @@ def test_trains_tracks_evaluates_and_exports(tmp_path, capsys):
     assert code == 0, err[-3000:]
     assert "32 training clips and 8 test clips of 8 frames at (32, 32, 3)" in out
     tracking = json.load(open(run / "evaluation.json"))["tracking"]
-    names = {"learned pointer", "random init", "raw-pixel attention", "copy first mask", "optical flow (TV-L1)"}
+    names = {"learned pointer", "random init", "raw-pixel attention (L)", "raw-pixel attention (Lab)"}
+    names |= {"copy first mask", "optical flow (TV-L1)"}
     assert set(tracking) == names and all(0 <= s["J"] <= 1 and 0 <= s["F"] <= 1 for s in tracking.values())
     assert open(run / "tracking.png", "rb").read(4) == b"\x89PNG"
 

@@ -168,7 +168,7 @@ def propagate_masks(
     return np.stack(masks)
 
 
-def raw_pixel_embed(frames, stride=4):
+def raw_pixel_embed(frames, stride=4, colour=True):
     """Raw-pixel features for `propagate_masks`: Lab pixels area-averaged
     over `stride x stride` cells (the baseline "same attention on raw
     pixels").
@@ -183,6 +183,8 @@ def raw_pixel_embed(frames, stride=4):
     Args:
         frames: uint8 array `[T, H, W, 3]`.
         stride: int. Cell size; features are `[T, H // stride, W // stride, 4]`.
+        colour: bool. Lab; False keeps L only (a and b zero), what a
+            colourisation network sees.
 
     Returns:
         float32 array `[T, h, w, 4]`.
@@ -197,7 +199,10 @@ def raw_pixel_embed(frames, stride=4):
     if int(stride) < 1:
         raise ValueError(f"stride must be at least 1, got {stride}")
     grid = (max(frames.shape[1] // int(stride), 1), max(frames.shape[2] // int(stride), 1))
-    lab = tf.image.resize(rgb_to_lab(frames) / _LAB_UNIT, grid, method="area").numpy()
+    lab = rgb_to_lab(frames) / _LAB_UNIT
+    if not colour:
+        lab = lab * np.array([1.0, 0.0, 0.0], "float32")
+    lab = tf.image.resize(lab, grid, method="area").numpy()
     height = np.sqrt(np.maximum(_RAW_PIXEL_RADIUS**2 - np.sum(lab**2, axis=-1, keepdims=True), 0.0))
     return np.concatenate([lab, height], axis=-1).astype("float32")
 

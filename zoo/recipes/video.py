@@ -131,7 +131,9 @@ def propagation_settings(config):
 def tracking_results(model, data, config, baselines=True):
     """`{name: {"J": ..., "F": ...}}` on the test clips: the learned pointer,
     and (with `baselines`) the same network at random initialisation, the
-    same attention on raw pixels, the first mask copied and optical flow."""
+    same attention on raw pixels (the L channel the network sees, and full
+    Lab colour, which it never sees), the first mask copied and optical
+    flow."""
     from keras_ssl.evaluation.protocols import random_init_copy
     from keras_ssl.evaluation.tracking import (
         copy_first_mask,
@@ -153,7 +155,8 @@ def tracking_results(model, data, config, baselines=True):
         random_model = model.__class__.from_config(model.get_config())
         random_model.embedding.set_weights(random_init_copy(model.embedding, config["seed"]).get_weights())
         rows["random init"] = pointer(random_model.embed)
-        rows["raw-pixel attention"] = pointer(lambda clip: raw_pixel_embed(clip, stride=stride))
+        rows["raw-pixel attention (L)"] = pointer(lambda clip: raw_pixel_embed(clip, stride=stride, colour=False))
+        rows["raw-pixel attention (Lab)"] = pointer(lambda clip: raw_pixel_embed(clip, stride=stride))
         rows["copy first mask"] = copy_first_mask
         rows["optical flow (TV-L1)"] = optical_flow_propagation
     results = {}
