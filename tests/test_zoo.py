@@ -197,26 +197,31 @@ def test_semi_supervised_benchmark_quick_reuses_finished_runs(tmp_path):
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_simclr_trains_from_a_folder_evaluates_and_exports(tmp_path):
+    import skimage.data
     from PIL import Image
 
+    # 300 crops of two bundled photos (the classes), of mixed sizes, a
+    # quarter grey, JPEG and PNG, and a corrupt file.
     rng = np.random.default_rng(0)
     root = tmp_path / "images"
-    for label, name in enumerate(("dark", "light")):
+    for name in ("coffee", "chelsea"):
+        photo = getattr(skimage.data, name)()
         os.makedirs(root / name)
-        for i in range(40):
-            height, width = rng.integers(36, 64, 2)
-            base = 60 + 120 * label
-            pixels = np.clip(rng.normal(base, 30, (height, width, 3)), 0, 255).astype(np.uint8)
-            image = Image.fromarray(pixels).convert("L" if i % 4 == 0 else "RGB")
+        for i in range(150):
+            height, width = rng.integers(36, 96, 2)
+            top, left = rng.integers(0, photo.shape[0] - height), rng.integers(0, photo.shape[1] - width)
+            image = Image.fromarray(photo[top : top + height, left : left + width]).convert(
+                "L" if i % 4 == 0 else "RGB"
+            )
             image.save(root / name / f"{i}.{'png' if i % 2 else 'jpg'}")
-    (root / "light" / "broken.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    (root / "coffee" / "broken.jpg").write_bytes(b"\xff\xd8\xff truncated")
     run = str(tmp_path / "run")
     args = ["--method=simclr", f"--dataset=folder:{root}", "--image_size=32", "--quick", "--epochs=1"]
-    result = run_python(["-m", "zoo.train", *args, "--batch_size=16", "--knn_every=1", f"--model_dir={run}"])
+    result = run_python(["-m", "zoo.train", *args, "--batch_size=32", "--knn_every=1", f"--model_dir={run}"])
     assert result.returncode == 0, result.stderr[-3000:]
-    # 81 files (the broken one included: it is skipped while streaming), 8 held out.
-    assert "73 train / 8 test images streamed at (32, 32, 3)" in result.stdout
-    assert "1 of 81 sampled images could not be decoded (skipped)" in result.stdout
+    # 301 files (the broken one included: it is skipped while streaming), 30 held out.
+    assert "271 train / 30 test images streamed at (32, 32, 3)" in result.stdout
+    assert "1 of 301 sampled images could not be decoded (skipped)" in result.stdout
     config = json.load(open(os.path.join(run, "config.json")))
     assert config["image_shape"] == [32, 32, 3] and config["image_size"] == 32
     history = json.load(open(os.path.join(run, "history.json")))
@@ -230,6 +235,21 @@ def test_simclr_trains_from_a_folder_evaluates_and_exports(tmp_path):
     metadata = json.load(open(tmp_path / "serving" / "1" / "assets.extra" / "metadata.json"))
     assert metadata["inputs"]["images"]["shape"] == [None, 32, 32, 3]
 
+    # A client's JPEG and PNG files: the same embedding as predict on the
+    # same decoded, resized images.
+    import keras
+    import tensorflow as tf
+
+    from keras_ssl.data import decode_and_crop
+
+    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    files = [root / "chelsea" / "1.png", root / "chelsea" / "2.jpg", root / "coffee" / "4.jpg"]
+    encoded = [tf.io.read_file(str(f)) for f in files]
+    served = tf.saved_model.load(str(tmp_path / "serving" / "1")).signatures["image_bytes"]
+    embeddings = served(image_bytes=tf.stack(encoded))["embedding"].numpy()
+    expected = model.encoder.predict(np.stack([decode_and_crop(e, 32).numpy() for e in encoded]), verbose=0)
+    np.testing.assert_allclose(embeddings, expected, atol=1e-4, rtol=1e-4)
+
 
 def make_image_folder(root, sizes=(40, 60)):
     from PIL import Image
@@ -241,6 +261,7 @@ def make_image_folder(root, sizes=(40, 60)):
 
 
 FOLDER_FLAGS = [
+    (["--image_size=32", "--dataset=folder:/nonexistent/photos"], "image folder /nonexistent/photos does not exist"),
     (["--image_size=128"], "smaller than --image_size=128"),
     ([], "needs an image size"),
     (["--image_size=32", "--batch_size=8"], "batch_size 8 is larger than folder:"),
