@@ -178,3 +178,27 @@ def test_zoo_trains_on_two_workers_from_a_folder_and_the_chief_saves(tmp_path):
     images = np.random.default_rng(1).integers(0, 256, size=(4, 16, 16, 3), dtype=np.uint8)
     embeddings = model.predict(images, verbose=0)
     assert embeddings.shape == (4, model.backbone.feature_dim) and np.all(np.isfinite(embeddings))
+
+
+def test_two_workers_read_disjoint_shards_of_a_folder(tmp_path):
+    """Each worker of a two-worker cluster reads its own half of the files
+    through the zoo's input path (distribute_datasets_from_function)."""
+    from tests.test_streams import numbered_folder
+
+    folder = numbered_folder(tmp_path / "images", count=40)
+    ports = _free_loopback_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    outputs = [tmp_path / f"ids{index}.json" for index in range(2)]
+    commands = [
+        [sys.executable, str(WORKERS / "multi_worker_shards.py"), f"--folder={folder}", f"--output={output}"]
+        for output in outputs
+    ]
+    logs = [tmp_path / f"worker{index}.log" for index in range(2)]
+    envs = [_env({"cluster": cluster, "task": {"type": "worker", "index": index}}) for index in range(2)]
+    _check_ran(_run_together(commands, logs, timeout=240, envs=envs), logs, "worker")
+    reads = [json.loads(output.read_text()) for output in outputs]
+    assert [r["replicas"] for r in reads] == [2, 2]
+    first, second = (set(r["ids"]) for r in reads)
+    # 40 files, global batch 4 (2 per worker): 10 steps read 20 distinct files on each worker.
+    assert len(reads[0]["ids"]) == len(first) == len(second) == 20
+    assert not first & second and first | second == set(range(40))
