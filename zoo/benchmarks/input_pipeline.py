@@ -100,7 +100,9 @@ def current_rss_mb():
 
 def peak_rss_mb():
     """The process's peak resident set size so far (`ru_maxrss`, KB on Linux), in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
+    # ru_maxrss and VmRSS are counted apart (the kernel updates the high-water
+    # mark lazily): never below the RSS of now.
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB, current_rss_mb())
 
 
 def synthetic_image(rng, sides=SIDES):
@@ -242,7 +244,7 @@ def measure(source, path, image_size=IMAGE_SIZE, batch_size=BATCH_SIZE):
     else:
         batches = data.train_batches(batch_size)
     images, images_per_s, seconds = _timed_pass(batches, batch_size)
-    peak = peak_rss_mb()
+    peak = max(peak_rss_mb(), baseline)  # The kernel's counters may lag the baseline's VmRSS by a page or two.
     row.update(
         images=images,
         images_per_s=images_per_s,
