@@ -153,7 +153,7 @@ def test_zoo_trains_on_two_workers_from_a_folder_and_the_chief_saves(tmp_path):
         "--image_size=16",
         "--quick",
         "--batch_size=8",
-        "--epochs=2",
+        "--epochs=1",
         "--knn_every=0",
         "--strategy=multi_worker",
         f"--model_dir={model_dir}",
@@ -166,7 +166,7 @@ def test_zoo_trains_on_two_workers_from_a_folder_and_the_chief_saves(tmp_path):
 
     _check_ran(codes, logs, "worker")
     history = json.loads((model_dir / "history.json").read_text())
-    assert [entry["epoch"] for entry in history] == [1, 2]
+    assert [entry["epoch"] for entry in history] == [1]
     # 43 training files (5 held out) / global batch 8: 5 steps an epoch on each worker.
     assert "5/5" in logs[0].read_text(errors="replace")
 

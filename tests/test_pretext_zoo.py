@@ -13,9 +13,10 @@ from tests.test_case import run_python, train_here
 @pytest.mark.subprocess
 def test_pretext_benchmark_quick_trains_every_method_and_writes_tables_and_figures(tmp_path):
     out = tmp_path / "bench"
-    # The methods of three of the four figures (every method's row is the
-    # same code; each method's training has its own tests): 6 trainings, not 11.
-    methods = ["context_encoder", "colorization", "denoising_autoencoder"]
+    # The methods of two of the four figures (every method's row is the
+    # same code; each method's training has its own tests, the context
+    # encoder's adversarial term too): 4 trainings, not 11.
+    methods = ["colorization", "denoising_autoencoder"]
     result = run_python(
         ["-m", "zoo.benchmark", "--suite=pretext", "--quick", f"--methods={','.join(methods)}", f"--output_dir={out}"],
         timeout=900,
@@ -31,7 +32,7 @@ def test_pretext_benchmark_quick_trains_every_method_and_writes_tables_and_figur
             assert list(row["stages"][dim]) == ["block1_relu", "block2_relu", "block3_relu"], name
             assert row["best"][dim] == max(row["stages"][dim].values())
             assert all(0 <= a <= 1 for a in row["stages"][dim].values())
-    assert set(saved["figures"]) == {"inpainting", "colorization_photos", "denoising"}
+    assert set(saved["figures"]) == {"colorization_photos", "denoising"}
     for path in saved["figures"].values():
         assert os.path.getsize(path) > 1000 and open(path, "rb").read(4) == b"\x89PNG"
     assert set(saved["stacked_denoising"]["fine_tuned"]) == {"sdae", "random init"}
