@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.data.streams import StreamedImageDataset, decode_and_crop, decoded  # noqa: F401 (decode_and_crop: its old home)
+from keras_ssl.data.streams import StreamedImageDataset, check_image_size_argument, decode_and_crop, decoded  # noqa: F401 (decode_and_crop: its old home)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -213,9 +213,3 @@ class FolderDataset(StreamedImageDataset):
         if shuffle:
             dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         return dataset.map(lambda file, label: (tf.io.read_file(file), label), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def check_image_size_argument(image_size):
-    """Raises one line unless `image_size` is an int >= 8."""
-    if not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f"image_size must be an int >= 8 (the side of the square images), got {image_size!r}")

@@ -39,6 +39,32 @@ def decoded(elements, image_size, channels):
     return elements.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
 
 
+def check_image_size_argument(image_size):
+    """Raises one line unless `image_size` is an int >= 8."""
+    if not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f"image_size must be an int >= 8 (the side of the square images), got {image_size!r}")
+
+
+def decode_to_arrays(elements, count, image_size, channels, progress=False):
+    """Decodes at most `count` `(encoded, label)` elements into preallocated
+    uint8 images `[n, size, size, channels]` and int64 labels `[n]`
+    (n <= count: undecodable images are skipped), batch by batch."""
+    images = np.zeros((count, image_size, image_size, channels), "uint8")
+    labels = np.zeros((count,), "int64")
+    bar = None
+    if progress:
+        import keras
+
+        bar = keras.utils.Progbar(count, unit_name="image")
+    filled = 0
+    for x, y in decoded(elements.take(count), image_size, channels).batch(256).as_numpy_iterator():
+        images[filled : filled + len(x)], labels[filled : filled + len(x)] = x, y
+        filled += len(x)
+        if bar is not None:
+            bar.add(len(x))
+    return images[:filled], labels[:filled]
+
+
 class StreamedImageDataset:
     """Base of the streamed image datasets (`FolderDataset`,
     `TFRecordImages`, `TFDSImages`).
@@ -62,6 +88,19 @@ class StreamedImageDataset:
         `input_context` is given, shuffled (every epoch anew) when
         `shuffle`. Unlabelled images have label 0."""
         raise NotImplementedError
+
+    def _shard_and_shuffle(self, dataset, split, shuffle, seed, input_context, by_files):
+        """The tail of a record stream's `elements` (TFRecords, TFDS): this
+        pipeline's part of `train_size`, every n-th record when the files
+        could not be split over the pipelines (`by_files` False), then a
+        shuffle buffer of encoded records."""
+        if split == "train" and self.train_size is not None:
+            dataset = dataset.take(self.num_train // (input_context.num_input_pipelines if by_files else 1))
+        if input_context is not None and not by_files:
+            dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        if shuffle:
+            dataset = dataset.shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        return dataset
 
     @property
     def image_shape(self):
@@ -129,10 +168,8 @@ class StreamedImageDataset:
             self._arrays = {}
         if split not in self._arrays:
             count = min(self.in_memory, self.num_train if split == "train" else self.num_test)
-            taken = self.elements(split, shuffle=True, seed=self.seed + 1).take(count)
-            batches = list(decoded(taken, self.image_size, self.channels).batch(256).as_numpy_iterator())
-            images = np.concatenate([b[0] for b in batches]) if batches else np.zeros((0, *self.image_shape), "uint8")
-            labels = np.concatenate([b[1] for b in batches]) if batches else np.zeros((0,), "int64")
+            elements = self.elements(split, shuffle=True, seed=self.seed + 1)
+            images, labels = decode_to_arrays(elements, count, self.image_size, self.channels)
             self._arrays[split] = (images, labels, count - len(images))
         return self._arrays[split]
 
@@ -179,26 +216,10 @@ class StreamedImageDataset:
                 f"{self.name} at {self.image_shape} takes {size / 2**30:.1f} GiB in memory (more than "
                 f"{max_bytes / 2**30:.1f} GiB): lower --image_size or --train_size"
             )
-        arrays = {}
-        for split, count in (("train", self.num_train), ("test", self.num_test)):
-            images, labels = [], []
-            bar = None
-            if progress:
-                import keras
-
-                bar = keras.utils.Progbar(count, unit_name="image")
-            elements = self.elements(split)
-            if split == "train":
-                elements = elements.take(self.num_train)
-            for x, y in decoded(elements, self.image_size, self.channels).batch(256).as_numpy_iterator():
-                images.append(x)
-                labels.append(y)
-                if bar is not None:
-                    bar.add(len(x))
-            arrays[split] = (
-                np.concatenate(images) if images else np.zeros((0, *self.image_shape), "uint8"),
-                np.concatenate(labels) if labels else np.zeros((0,), "int64"),
-            )
+        arrays = {
+            split: decode_to_arrays(self.elements(split), count, self.image_size, self.channels, progress)
+            for split, count in (("train", self.num_train), ("test", self.num_test))
+        }
         return ImageDataset(
             self.name, *arrays["train"], *arrays["test"], list(self.class_names), f"{self.source}, in memory"
         )

@@ -6,7 +6,7 @@ import re
 
 import tensorflow as tf
 
-from keras_ssl.data.streams import StreamedImageDataset
+from keras_ssl.data.streams import StreamedImageDataset, check_image_size_argument
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -80,8 +80,6 @@ class TFDSImages(StreamedImageDataset):
             if shape[0] is None or shape[0] != shape[1]:
                 raise ValueError(f"tfds:{name} has images of shape {shape}: give an image size (zoo: --image_size)")
             image_size = int(shape[0])
-        from keras_ssl.data.folders import check_image_size_argument
-
         check_image_size_argument(image_size)
         self.name = f"tfds:{spec}"
         self.image_size, self.in_memory, self.seed = image_size, in_memory, seed
@@ -112,10 +110,4 @@ class TFDSImages(StreamedImageDataset):
             ),
         )
         dataset = dataset.map(lambda example: (example["image"], tf.cast(example["label"], tf.int64)))
-        if split == "train" and self.train_size is not None:
-            dataset = dataset.take(self.num_train // (input_context.num_input_pipelines if by_files else 1))
-        if input_context is not None and not by_files:
-            dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        if shuffle:
-            dataset = dataset.shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        return dataset
+        return self._shard_and_shuffle(dataset, split, shuffle, seed, input_context, by_files)

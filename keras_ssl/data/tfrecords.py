@@ -14,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.data.streams import StreamedImageDataset
+from keras_ssl.data.streams import StreamedImageDataset, check_image_size_argument
 
 ENCODED = "image/encoded"
 LABEL = "image/class/label"
@@ -125,8 +125,6 @@ class TFRecordImages(StreamedImageDataset):
     """
 
     def __init__(self, pattern, image_size, channels=3, test_fraction=0.1, in_memory=2000, train_size=None, seed=0):
-        from keras_ssl.data.folders import check_image_size_argument
-
         check_image_size_argument(image_size)
         if not 0 < test_fraction <= 0.5:
             raise ValueError(f"test_fraction must be in (0, 0.5], got {test_fraction}")
@@ -189,10 +187,5 @@ class TFRecordImages(StreamedImageDataset):
         dataset = files.interleave(
             records, cycle_length=min(8, len(self.files)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )
-        if split == "train" and self.train_size is not None:  # This pipeline's part of train_size.
-            dataset = dataset.take(self.num_train // (input_context.num_input_pipelines if by_files else 1))
-        if input_context is not None and not by_files:  # Fewer files than pipelines: every n-th record.
-            dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        if shuffle:
-            dataset = dataset.shuffle(self.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        dataset = self._shard_and_shuffle(dataset, split, shuffle, seed, input_context, by_files)
         return dataset.map(_parse, num_parallel_calls=tf.data.AUTOTUNE)
