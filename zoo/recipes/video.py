@@ -145,7 +145,7 @@ def tracking_results(model, data, config, baselines=True):
 
     settings = propagation_settings(config)
     frames, masks = data.test.frames, data.test.masks
-    stride = data.frame_shape[0] // int(model.embed(frames[:1, :1])[0].shape[1])
+    stride = data.frame_shape[0] // model.feature_size[0]  # Raw pixels pooled as the embedding is.
 
     def pointer(embed):
         return lambda clip, first: propagate_masks(embed, clip, first, **settings)
