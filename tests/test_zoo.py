@@ -171,12 +171,15 @@ def test_simclr_benchmark_quick(tmp_path):
     assert 0 < speed["ratio"] < 2
 
 
-def test_semi_supervised_benchmark_quick_reuses_finished_runs(tmp_path):
+def test_semi_supervised_benchmark_converged_keeps_finished_runs_and_resumes(tmp_path, capsys):
+    from zoo.benchmarks import semi_supervised
+
     out = tmp_path / "bench"
     args = [
         "-m",
         "zoo.benchmark",
         "--suite=semi_supervised",
+        "--budget=converged",
         "--quick",
         "--methods=supervised,pseudo_label",
         "--seeds=0",
@@ -185,13 +188,58 @@ def test_semi_supervised_benchmark_quick_reuses_finished_runs(tmp_path):
     ]
     first = run_python(args)
     assert first.returncode == 0, first.stderr[-3000:]
-    table = (out / "results.md").read_text()
+    table = (out / "converged.md").read_text()
     assert "| supervised |" in table and "| pseudo_label |" in table and "fully supervised" in table
-    runs = json.load(open(out / "results.json"))["runs"]
+    assert (out / "curves.png").stat().st_size > 0 and not (out / "results.json").exists()
+    finished = sorted(os.listdir(out / "finished"))
+    assert finished == ["pseudo_label-100-seed0.json", "supervised-100-seed0.json", "supervised-2000-seed0.json"]
+    result = json.load(open(out / "finished" / "pseudo_label-100-seed0.json"))
+    assert result["curve"]["steps"] == [10, 20, 30, 40] and result["config"]["optimizer"]["schedule"] == "cosine"
+    assert all(0 <= a <= 1 for a in result["curve"]["test_accuracy"])
+    runs = json.load(open(out / "converged.json"))["runs"]
     assert len(runs) == 3 and all(0 <= r["accuracy"] <= 1 for r in runs)
-    again = run_python(args)  # Every run finished: nothing is trained again.
-    assert again.returncode == 0 and "Epoch 1/" not in again.stdout
-    assert json.load(open(out / "results.json"))["runs"] == runs
+
+    # Again (in this process): every run finished, nothing trains.
+    capsys.readouterr()
+    again = semi_supervised.run(str(out), [100], [0], ["supervised", "pseudo_label"], quick=True, budget="converged")
+    printed = capsys.readouterr().out
+    assert printed.count("finished earlier") == 3 and "Epoch" not in printed
+    assert [r["accuracy"] for r in again["runs"]] == [r["accuracy"] for r in runs]
+
+    # A run trained but whose result was not written is loaded, not trained again.
+    os.remove(out / "finished" / "pseudo_label-100-seed0.json")
+    semi_supervised.run(str(out), [100], [0], ["pseudo_label"], quick=True, budget="converged")
+    printed = capsys.readouterr().out
+    assert "finished training earlier: loading it" in printed and "Epoch" not in printed
+    assert json.load(open(out / "finished" / "pseudo_label-100-seed0.json"))["accuracy"] == pytest.approx(
+        [r["accuracy"] for r in runs if r["method"] == "pseudo_label"][0]
+    )
+
+
+def test_semi_supervised_benchmark_short_budget_and_study(tmp_path):
+    from zoo.benchmarks import semi_supervised
+
+    short = semi_supervised.run(str(tmp_path / "short"), [100], [0], ["supervised"], quick=True)
+    assert [(r["method"], r["num_labels"]) for r in short["runs"]] == [("supervised", 100), ("supervised", 2000)]
+    assert "| supervised |" in semi_supervised.markdown({**short, "machine": "test"})
+
+    study = semi_supervised.run(str(tmp_path / "study"), [100], [0], quick=True, budget="study")
+    assert [r["num_labels"] for r in study["runs"]] == [100, 1000, 2000]
+    assert all(r["curve"]["steps"] == [10, 20, 30, 40] for r in study["runs"])
+    assert study["budget_steps"] == max(r["converged_step"] for r in study["runs"])
+    assert (tmp_path / "study" / "study.png").stat().st_size > 0
+    assert "stopped improving at step" in semi_supervised.markdown({**study, "machine": "test"})
+
+
+def test_converged_step_is_where_the_curve_stops_rising():
+    from zoo.benchmarks.semi_supervised import converged_step
+
+    steps = [500, 1000, 1500, 2000, 2500, 3000]
+    # Smoothed over 3 points, the rise ends at 2500 (0.767 at 2000, 0.8 after).
+    assert converged_step(steps, [0.5, 0.6, 0.7, 0.8, 0.8, 0.8]) == 2500
+    # A late rise above the tolerance moves it; noise below it does not.
+    assert converged_step(steps, [0.5, 0.8, 0.8, 0.8, 0.8, 0.9]) == 3000
+    assert converged_step(steps, [0.5, 0.8, 0.801, 0.799, 0.802, 0.8], tolerance=0.005) == 1500
 
 
 @pytest.mark.slow

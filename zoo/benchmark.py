@@ -16,11 +16,11 @@ step in alternation, because absolute times on shared machines drift.
 """
 
 import os
-import platform
 import time
 
 from absl import app, flags
 
+from zoo.benchmarks import machine
 from zoo.benchmarks.speed import throughput_ratio
 
 FLAGS = flags.FLAGS
@@ -52,8 +52,17 @@ flags.DEFINE_list("num_labels", ["100", "1000"], "Label budgets (semi_supervised
 flags.DEFINE_list("methods", None, "Methods to run (semi_supervised, pretext, density, contrastive; default all).")
 flags.DEFINE_float("budget_minutes", None, "Training minutes of each method (contrastive; default the suite's).")
 flags.DEFINE_integer("steps", None, "Training steps of every run (semi_supervised; default the suite's budget).")
+flags.DEFINE_enum(
+    "budget",
+    "short",
+    ["short", "study", "converged"],
+    "semi_supervised: 800 steps per run, the learning-curve study that chose the converged budget, or the "
+    "converged budget (resumable: finished runs are kept in OUTPUT_DIR/finished).",
+)
 
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
+
+
 def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0, speed_only=False):
     import keras
 
@@ -167,26 +176,12 @@ def simclr_markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def cpu_model():
-    """The CPU's model name (as `lscpu` prints it), else the architecture."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def main(argv):
     del argv
     from zoo.errors import exit_on_user_error
     from zoo.runs import write_json_atomic
 
     with exit_on_user_error():
-        import tensorflow as tf
-
         import keras_ssl  # noqa: F401
 
         output_dir = FLAGS.output_dir or os.path.join("benchmarks", FLAGS.suite)
@@ -207,18 +202,18 @@ def main(argv):
                     "seeds": [int(seed) for seed in FLAGS.seeds],
                     "methods": FLAGS.methods,
                     "steps": FLAGS.steps,
+                    "budget": FLAGS.budget,
                 }
             result = module.run(output_dir, quick=FLAGS.quick, **kwargs)
             markdown = module.markdown
-        result["machine"] = f"{cpu_model()}, {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, " + (
-            "GPU" if tf.config.list_physical_devices("GPU") else "no GPU"
-        )
-        write_json_atomic(os.path.join(output_dir, "results.json"), result)
+        result["machine"] = machine()
+        stem = result.pop("stem", "results")  # The file names of a suite's other tables (e.g. "converged").
+        write_json_atomic(os.path.join(output_dir, f"{stem}.json"), result)
         table = markdown(result)
-        with open(os.path.join(output_dir, "results.md"), "w") as f:
+        with open(os.path.join(output_dir, f"{stem}.md"), "w") as f:
             f.write(table)
         print("\n" + table)
-        print(f"Wrote {output_dir}/results.json and results.md")
+        print(f"Wrote {output_dir}/{stem}.json and {stem}.md")
     return 0
 
 
