@@ -2,6 +2,8 @@
 
     python -m zoo.benchmark --suite=simclr --output_dir=benchmarks/simclr
     python -m zoo.benchmark --suite=semi_supervised --output_dir=benchmarks/semi_supervised
+    python -m zoo.benchmark --suite=semi_supervised --budget=converged   (resumable; --budget=study chose it)
+    python -m zoo.benchmark --suite=semi_supervised_speed --output_dir=benchmarks/semi_supervised_speed
     python -m zoo.benchmark --suite=pretext --output_dir=benchmarks/pretext
     python -m zoo.benchmark --suite=word2vec --output_dir=benchmarks/word2vec
     python -m zoo.benchmark --suite=bert --output_dir=benchmarks/bert
@@ -34,6 +36,7 @@ SUITE_MODULES = (
     "accelerator",
     "input_pipeline",
     "semi_supervised",
+    "semi_supervised_speed",
 )  # zoo/benchmarks/<suite>.py: run(output_dir, quick), markdown(result)
 flags.DEFINE_enum("suite", "simclr", ["simclr", *SUITE_MODULES], "Benchmark suite.")
 flags.DEFINE_string("output_dir", None, "Where results.json and results.md go (default benchmarks/SUITE).")
@@ -193,7 +196,11 @@ def main(argv):
             import importlib
 
             module = importlib.import_module(f"zoo.benchmarks.{FLAGS.suite}")
-            kwargs = {"methods": FLAGS.methods} if FLAGS.suite in ("pretext", "density", "contrastive", "xla") else {}
+            kwargs = (
+                {"methods": FLAGS.methods}
+                if FLAGS.suite in ("pretext", "density", "contrastive", "xla", "semi_supervised_speed")
+                else {}
+            )
             if FLAGS.suite == "contrastive":
                 kwargs["budget_minutes"] = FLAGS.budget_minutes
             if FLAGS.suite == "semi_supervised":
