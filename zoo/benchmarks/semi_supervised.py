@@ -39,7 +39,7 @@ SHORT_STEPS = 800
 EVAL_EVERY = 500  # Steps between test evaluations in the study and converged runs.
 STUDY_STEPS = 12000
 TOLERANCE = 0.005
-CONVERGED_STEPS = 6000
+CONVERGED_STEPS = 10500  # --budget=study on AMD EPYC (2 cores): the latest of the three curves (study.md).
 BACKBONE = {"class": "ConvNet", "filters": [16, 32, 64]}
 
 # The semi-supervised suite's methods, in the order of its tables.
