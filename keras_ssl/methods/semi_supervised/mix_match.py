@@ -36,9 +36,9 @@ class MixMatch(SemiSupervisedMethod):
     whole mixed batch (the official code's interleaving is left out); the
     label guess uses the model in training mode, as the official code
     does; `W` is shuffled within each replica's batch. The reported
-    `accuracy` is that of a clean inference-mode pass on the unmixed
-    augmented labelled images `X^` (no gradient; it costs one forward pass
-    of the labelled batch).
+    `accuracy` compares the predictions on the mixed labelled images `X'`
+    (each weighted at least half towards itself) with their own labels:
+    it comes from the training pass, so it costs nothing.
 
     The paper evaluates an exponential moving average of the weights (decay
     0.999). Keras' optimizers keep one: compile with
@@ -187,9 +187,9 @@ class MixMatch(SemiSupervisedMethod):
         targets_x, targets_u = mixed_labels[:num_labelled], mixed_labels[num_labelled:]
         supervised = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=targets_x, logits=logits_x))
         unsupervised = tf.reduce_mean(probability_mse(tf.nn.softmax(logits_u), targets_u))
-        # Accuracy on the unmixed labelled images, in inference mode.
-        clean_logits = tf.stop_gradient(self.logits(x_hat, training=False))
-        return self.combine_losses(clean_logits, y_l, unsupervised, supervised=supervised)
+        # The reported accuracy: the mixed labelled images (each at least half
+        # itself, lambda' >= 0.5) against their own labels, from this pass.
+        return self.combine_losses(logits_x, y_l, unsupervised, supervised=supervised)
 
     # --- serialization -------------------------------------------------
     def get_config(self):
