@@ -304,6 +304,17 @@ class TestVideoColorization(TestCase):
         assert model.jit_compile is True
         assert int(model.optimizer.iterations) == 2 and np.isfinite(history.history["loss"][-1])
 
+    def test_trains_in_mixed_bfloat16(self, rng):
+        # Issue 19's bfloat16 check for this (video) method: the embedding
+        # computes in bfloat16, the loss stays finite and float32.
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+            model = tiny_model()
+            history = model.fit(random_clips(rng), batch_size=4, epochs=1, verbose=0)
+            assert model.embedding.compute_dtype == "bfloat16"
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        assert int(model.optimizer.iterations) == 2 and np.isfinite(history.history["loss"][-1])
 
 class TestVideoColorizationBadInput:
     def fit_error(self, data, **kwargs):
