@@ -316,6 +316,7 @@ class TestVideoColorization(TestCase):
             keras.mixed_precision.set_global_policy("float32")
         assert int(model.optimizer.iterations) == 2 and np.isfinite(history.history["loss"][-1])
 
+
 class TestVideoColorizationBadInput:
     def fit_error(self, data, **kwargs):
         with pytest.raises(ValueError) as error:
