@@ -44,33 +44,42 @@ def evaluate_encoder(encoder, dataset, protocol="linear", label_fraction=1.0, se
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"Unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
-    if protocol != "finetune" and hasattr(dataset, "eval_batches"):
-        return _evaluate_streamed(encoder, dataset, protocol, label_fraction, seed, **kwargs)
-    labelled = label_fraction_indices(dataset.y_train, label_fraction, seed)
-    x_train, y_train = dataset.x_train[labelled], dataset.y_train[labelled]
     if protocol == "finetune":
         if encoder is None:
             raise ValueError("fine-tuning needs an encoder; raw pixels have nothing to fine-tune")
+        labelled = label_fraction_indices(dataset.y_train, label_fraction, seed)
         return fine_tune_accuracy(
-            encoder, x_train, y_train, dataset.x_test, dataset.y_test, num_classes=dataset.num_classes, **kwargs
+            encoder,
+            dataset.x_train[labelled],
+            dataset.y_train[labelled],
+            dataset.x_test,
+            dataset.y_test,
+            num_classes=dataset.num_classes,
+            **kwargs,
         )
-    if encoder is None:
-        train_features, test_features = raw_pixel_features(x_train), raw_pixel_features(dataset.x_test)
+    if hasattr(dataset, "eval_batches"):
+        train_features, y_train, test_features, y_test = _streamed_features(encoder, dataset, label_fraction, seed)
     else:
-        train_features = extract_features(encoder, x_train)
-        test_features = extract_features(encoder, dataset.x_test)
+        labelled = label_fraction_indices(dataset.y_train, label_fraction, seed)
+        x_train, y_train, y_test = dataset.x_train[labelled], dataset.y_train[labelled], dataset.y_test
+        if encoder is None:
+            train_features, test_features = raw_pixel_features(x_train), raw_pixel_features(dataset.x_test)
+        else:
+            train_features = extract_features(encoder, x_train)
+            test_features = extract_features(encoder, dataset.x_test)
     if protocol == "knn":
-        return knn_accuracy(train_features, y_train, test_features, dataset.y_test, **kwargs)
-    return linear_probe_accuracy(train_features, y_train, test_features, dataset.y_test, **kwargs)
+        return knn_accuracy(train_features, y_train, test_features, y_test, **kwargs)
+    return linear_probe_accuracy(train_features, y_train, test_features, y_test, **kwargs)
 
 
 RAW_PIXEL_BYTES = 2 << 30  # Most float32 raw-pixel features of a streamed dataset held for a probe.
 
 
-def _evaluate_streamed(encoder, dataset, protocol, label_fraction, seed, **kwargs):
-    """`evaluate_encoder` on a `StreamedImageDataset`: features of every
-    training and test image, extracted batch by batch from its streams
-    (`eval_batches`), the images never all in memory."""
+def _streamed_features(encoder, dataset, label_fraction, seed):
+    """`(train_features, y_train, test_features, y_test)` of a
+    `StreamedImageDataset`, the training part cut to `label_fraction`:
+    features of every training and test image, extracted batch by batch
+    from its streams (`eval_batches`), the images never all in memory."""
     if encoder is None:
         size = (dataset.num_train + dataset.num_test) * int(np.prod(dataset.image_shape)) * 4
         if size > RAW_PIXEL_BYTES:
@@ -84,10 +93,7 @@ def _evaluate_streamed(encoder, dataset, protocol, label_fraction, seed, **kwarg
         train_features, y_train = extract_features(encoder, dataset.eval_batches("train"))
         test_features, y_test = extract_features(encoder, dataset.eval_batches("test"))
     labelled = label_fraction_indices(y_train, label_fraction, seed)
-    train_features, y_train = train_features[labelled], y_train[labelled]
-    if protocol == "knn":
-        return knn_accuracy(train_features, y_train, test_features, y_test, **kwargs)
-    return linear_probe_accuracy(train_features, y_train, test_features, y_test, **kwargs)
+    return train_features[labelled], y_train[labelled], test_features, y_test
 
 
 def random_init_copy(encoder, seed=0):
