@@ -69,6 +69,30 @@ def write_warmup_requests(path, requests):
             writer.write(log.SerializeToString())
 
 
+def _write_archive(tmp, tracked, endpoints, warmup):
+    """Writes a SavedModel of `tracked` with `endpoints` (`{signature: (fn,
+    input_signature)}`) into `tmp`, and the warm-up requests `warmup` beside
+    it; returns `{signature: structured outputs}`."""
+    archive = keras.export.ExportArchive()
+    archive.track(tracked)
+    added = {name: archive.add_endpoint(name, fn, input_signature=spec) for name, (fn, spec) in endpoints.items()}
+    archive.write_out(tmp, verbose=False)
+    # Inside the temporary directory: the warm-up requests appear with the version.
+    os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+    write_warmup_requests(os.path.join(tmp, "assets.extra", WARMUP_FILE), warmup)
+    return {name: endpoint.get_concrete_function().structured_outputs for name, endpoint in added.items()}
+
+
+def _common_metadata(warmup, version, metadata):
+    """The metadata.json entries every export ends with."""
+    return {
+        "warmup_requests": {"file": f"assets.extra/{WARMUP_FILE}", "signatures": [name for name, _ in warmup]},
+        "keras_version": keras.__version__,
+        **base_metadata(version),
+        **(metadata or {}),
+    }
+
+
 def export_encoder(model, export_base, metadata=None, version=None):
     """Writes `model`'s encoder to `export_base/<version>/` for TF Serving.
 
@@ -183,11 +207,9 @@ def export_encoder(model, export_base, metadata=None, version=None):
         )
 
     def write(tmp):
-        archive = keras.export.ExportArchive()
-        archive.track(model if classify is not None or negative_log_likelihood is not None else encoder)
         any_size = tf.TensorSpec([None, None, None, channels], tf.uint8, name="images")
         native = tf.TensorSpec([None, *image_shape], tf.uint8, name="images")
-        endpoints = {"serving_default": archive.add_endpoint("serving_default", serve, input_signature=[any_size])}
+        endpoints = {"serving_default": (serve, [any_size])}
         inputs = {
             "serving_default": {
                 "images": {"dtype": "uint8", "shape": list(any_size.shape), "resized_to": [height, width]}
@@ -200,27 +222,24 @@ def export_encoder(model, export_base, metadata=None, version=None):
         warmup = [("serving_default", {"images": zeros})]
         if channels in DECODABLE_CHANNELS:
             spec = tf.TensorSpec([None], tf.string, name="image_bytes")
-            endpoints["image_bytes"] = archive.add_endpoint("image_bytes", serve_image_bytes, input_signature=[spec])
+            endpoints["image_bytes"] = (serve_image_bytes, [spec])
             inputs["image_bytes"] = {"image_bytes": {"dtype": "string", "shape": [None], "decoded": decoded}}
             summary["image_bytes"] = {"signature": "image_bytes", **inputs["image_bytes"]["image_bytes"]}
             png = tf.io.encode_png(zeros[0]).numpy()
             warmup.append(("image_bytes", {"image_bytes": np.array([png], dtype=object)}))
         if negative_log_likelihood is not None:
-            endpoints["log_prob"] = archive.add_endpoint("log_prob", serve_log_prob, input_signature=[native])
+            endpoints["log_prob"] = (serve_log_prob, [native])
             inputs["log_prob"] = {"images": {"dtype": "uint8", "shape": list(native.shape)}}
             warmup.append(("log_prob", {"images": zeros}))
-        archive.write_out(tmp, verbose=False)
-        # Inside the temporary directory: the warm-up requests appear with the version.
-        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
-        write_warmup_requests(os.path.join(tmp, "assets.extra", WARMUP_FILE), warmup)
+        tracked = model if classify is not None or negative_log_likelihood is not None else encoder
+        structured = _write_archive(tmp, tracked, endpoints, warmup)
         signatures = {}
-        for name, endpoint in endpoints.items():
-            outputs = endpoint.get_concrete_function().structured_outputs
+        for name, outputs in structured.items():
             signatures[name] = {
                 "inputs": inputs[name],
                 "outputs": {key: {"dtype": t.dtype.name, "shape": list(t.shape)} for key, t in outputs.items()},
             }
-        output_specs = endpoints["serving_default"].get_concrete_function().structured_outputs
+        output_specs = structured["serving_default"]
         info = {
             "method": type(model).__name__.lower(),
             "signature": "serving_default",
@@ -230,7 +249,6 @@ def export_encoder(model, export_base, metadata=None, version=None):
                 for name, t in output_specs.items()
             },
             "signatures": signatures,
-            "warmup_requests": {"file": f"assets.extra/{WARMUP_FILE}", "signatures": [name for name, _ in warmup]},
             **(
                 {
                     "log_prob": {
@@ -242,9 +260,7 @@ def export_encoder(model, export_base, metadata=None, version=None):
                 if negative_log_likelihood is not None
                 else {}
             ),
-            "keras_version": keras.__version__,
-            **base_metadata(version),
-            **(metadata or {}),
+            **_common_metadata(warmup, version, metadata),
         }
         return info, {}
 
@@ -273,24 +289,16 @@ def export_frame_embedding(model, export_base, metadata=None, version=None):
         return {"embedding_map": tf.cast(model.embed(frames), "float32")}
 
     def write(tmp):
-        archive = keras.export.ExportArchive()
-        archive.track(model)
         spec = tf.TensorSpec([None, height, width, channels], tf.uint8, name="frames")
-        endpoint = archive.add_endpoint("serving_default", serve, input_signature=[spec])
-        archive.write_out(tmp, verbose=False)
-        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
-        zeros = np.zeros((2, height, width, channels), "uint8")
-        write_warmup_requests(os.path.join(tmp, "assets.extra", WARMUP_FILE), [("serving_default", {"frames": zeros})])
-        output = endpoint.get_concrete_function().structured_outputs["embedding_map"]
+        warmup = [("serving_default", {"frames": np.zeros((2, height, width, channels), "uint8")})]
+        structured = _write_archive(tmp, model, {"serving_default": (serve, [spec])}, warmup)
+        output = structured["serving_default"]["embedding_map"]
         info = {
             "method": type(model).__name__.lower(),
             "signature": "serving_default",
             "inputs": {"frames": {"dtype": "uint8", "shape": list(spec.shape)}},
             "outputs": {"embedding_map": {"dtype": "float32", "shape": list(output.shape)}},
-            "warmup_requests": {"file": f"assets.extra/{WARMUP_FILE}", "signatures": ["serving_default"]},
-            "keras_version": keras.__version__,
-            **base_metadata(version),
-            **(metadata or {}),
+            **_common_metadata(warmup, version, metadata),
         }
         return info, {}
 
