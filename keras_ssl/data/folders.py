@@ -137,18 +137,25 @@ def stream_files(
     """`ImageFolder.batches` over the image `files` (and int `labels`, or None)."""
     if batch_size > len(files):
         raise ValueError(f"batch_size {batch_size} is larger than {where}'s {len(files)} images: lower --batch_size")
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (files, labels if labels is not None else np.zeros(len(files), "int64"))
-    )
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    elements = read_files(files, labels if labels is not None else np.zeros(len(files), "int64"), shuffle, seed)
     if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.map(lambda file, label: (tf.io.read_file(file), label), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = decoded(dataset, image_size, channels)
+        elements = elements.repeat()
+    dataset = decoded(elements, image_size, channels)
     if labels is None:
         dataset = dataset.map(lambda image, label: image)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def read_files(files, labels, shuffle=False, seed=0, input_context=None):
+    """`(encoded bytes, int64 label)` elements of the image `files`: this
+    input pipeline's shard of them when `input_context` is given, in an
+    order reshuffled every epoch when `shuffle`, read in parallel."""
+    dataset = tf.data.Dataset.from_tensor_slices((files, labels))
+    if input_context is not None:  # Each input pipeline its own files.
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    return dataset.map(lambda file, label: (tf.io.read_file(file), label), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 class FolderDataset(StreamedImageDataset):
@@ -207,9 +214,4 @@ class FolderDataset(StreamedImageDataset):
         files, labels = (
             (self.train_files, self.train_labels) if split == "train" else (self.test_files, self.test_labels)
         )
-        dataset = tf.data.Dataset.from_tensor_slices((files, labels))
-        if input_context is not None:  # Each input pipeline its own files.
-            dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        if shuffle:
-            dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        return dataset.map(lambda file, label: (tf.io.read_file(file), label), num_parallel_calls=tf.data.AUTOTUNE)
+        return read_files(files, labels, shuffle, seed, input_context)
