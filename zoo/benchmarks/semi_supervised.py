@@ -329,7 +329,8 @@ def plot_curves(curves, path, title, marker=None):
         steps = np.asarray(lines[0]["steps"][:length])
         values = np.array([c["test_accuracy"][:length] for c in lines])
         style = "--" if name in ("supervised", "fully supervised") else "-"
-        label = f"{name} ({len(lines)} seeds)" if len(lines) > 1 else name
+        label = {"supervised": "supervised only"}.get(name, name)
+        label = f"{label} ({len(lines)} seeds)" if len(lines) > 1 else label
         ax.plot(steps, values.mean(axis=0), style, label=label)
         if len(lines) > 1:
             ax.fill_between(steps, values.min(axis=0), values.max(axis=0), alpha=0.2)
