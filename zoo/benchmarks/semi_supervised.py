@@ -321,6 +321,7 @@ def plot_curves(curves, path, title, marker=None):
 
     names = list(dict.fromkeys(name for name, _, _ in curves))
     fig, ax = plt.subplots(figsize=(8, 5))
+    lowest = []  # Each curve's lowest point after its first quarter (a weight average starts far below).
     for name in names:
         lines = [c for n, c, _ in curves if n == name and c["steps"]]
         if not lines:
@@ -332,10 +333,13 @@ def plot_curves(curves, path, title, marker=None):
         label = {"supervised": "supervised only"}.get(name, name)
         label = f"{label} ({len(lines)} seeds)" if len(lines) > 1 else label
         ax.plot(steps, values.mean(axis=0), style, label=label)
+        lowest.append(values[:, length // 4 :].min())
         if len(lines) > 1:
             ax.fill_between(steps, values.min(axis=0), values.max(axis=0), alpha=0.2)
     if marker:
         ax.axvline(marker, color="grey", linestyle=":", label=f"budget: {marker} steps")
+    if lowest:
+        ax.set_ylim(bottom=max(0.0, min(lowest) - 0.02))
     ax.set_xlabel("training steps")
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
@@ -388,8 +392,10 @@ def markdown(result):
     def cell(values):
         if not values:
             return "-"
-        text = f"{np.mean(values):.4f} ± {np.std(values):.4f}"
-        return text + f" (n={len(values)})" if converged else text
+        if converged:
+            spread = f" ± {np.std(values):.4f}" if len(values) > 1 else ""
+            return f"{np.mean(values):.4f}{spread} (n={len(values)})"
+        return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
     for method in methods:
         chosen = [r for r in result["runs"] if r["method"] == method and r["num_labels"] < result["train_images"]]
