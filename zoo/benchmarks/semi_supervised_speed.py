@@ -34,7 +34,7 @@ def measure(method, quick=False, seed=0):
     from keras_ssl.data import load_fashion_mnist
     from zoo import runs
     from zoo.benchmarks.semi_supervised import run_config
-    from zoo.benchmarks.xla import _timed_fit
+    from zoo.benchmarks.speed import timed_fit
     from zoo.recipes import recipe_for
     from zoo.recipes.images import build_backbone
 
@@ -66,7 +66,7 @@ def measure(method, quick=False, seed=0):
     start = time.time()
     for round_index in range(rounds + 1):
         for name in models:
-            step = _timed_fit(models[name], inputs[name], steps + 1)
+            step = timed_fit(models[name], inputs[name], steps + 1)
             if round_index:  # Round 0 traces.
                 seconds[name].append(step)
     method_step, supervised_step = float(np.median(seconds["method"])), float(np.median(seconds["supervised"]))

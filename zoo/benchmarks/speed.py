@@ -72,3 +72,13 @@ def throughput_ratio(make_ssl, make_supervised, images, labels, batch_size, step
     result["steps_per_round"] = steps
     result["rounds"] = rounds
     return result
+
+
+def timed_fit(model, batches, steps):
+    """Median seconds per step of one `fit` of `steps` steps (the first,
+    which may trace or compile, left out)."""
+    import numpy as np
+
+    timer = StepTimer()
+    model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer.callback])
+    return float(np.median(timer.durations))

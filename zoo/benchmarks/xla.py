@@ -35,22 +35,13 @@ def image_methods():
     return [m for m in configs.methods_of(*FAMILIES) if m not in NOT_XLA and m != "stacked_denoising_autoencoder"]
 
 
-def _timed_fit(model, batches, steps):
-    """Median seconds per step of one `fit` of `steps` steps (the first,
-    which may trace or compile, left out)."""
-    from zoo.benchmarks.speed import StepTimer
-
-    timer = StepTimer()
-    model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer.callback])
-    return float(np.median(timer.durations))
-
-
 def measure(method, quick=False, seed=0):
     """`{variant: images/s}` and the paired XLA speed-up of `method`."""
     import keras
     import tensorflow as tf
 
     from keras_ssl.data import with_pipeline_views
+    from zoo.benchmarks.speed import timed_fit
     from keras_ssl.methods import require_jit_compile
     from zoo import runs
     from zoo.recipes import recipe_for
@@ -81,7 +72,7 @@ def measure(method, quick=False, seed=0):
     start = time.time()
     for round_index in range(settings["rounds"] + 1):
         for name, model in models.items():
-            step = _timed_fit(model, inputs[name], settings["steps"] + 1)
+            step = timed_fit(model, inputs[name], settings["steps"] + 1)
             if round_index:  # Round 0 traces and compiles.
                 seconds[name].append(step)
     batch_size = config["batch_size"]
