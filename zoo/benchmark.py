@@ -72,6 +72,7 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0, 
     from keras_ssl.data import load_fashion_mnist
     from keras_ssl.evaluation import evaluate_encoder, random_init_copy
     from zoo import runs
+    from zoo.configs.simclr import TUNED_BACKBONE
     from zoo.recipes.images import build_backbone, build_method
 
     data = load_fashion_mnist()
@@ -79,6 +80,8 @@ def simclr_suite(output_dir, epochs=None, train_size=None, quick=False, seed=0, 
     config["epochs"] = epochs or (1 if quick else 10)
     config["train_size"] = train_size or (1024 if quick else None)
     config["batch_size"] = 128 if quick else 256
+    if not quick:  # --quick is a smoke test: it keeps the narrower backbone
+        config["backbone"] = {**config["backbone"], **TUNED_BACKBONE}
     pretrain = data.subset(train_size=config["train_size"], seed=seed) if config["train_size"] else data
     evaluation = data.subset(train_size=2000, test_size=1000, seed=seed) if quick else data
 
