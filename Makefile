@@ -58,5 +58,8 @@ test-fast: setup
 benchmark: setup
 	$(PY) -m zoo.benchmark --suite=simclr --output_dir=benchmarks/simclr
 
+# Run directories and exports; in benchmarks/ only what git ignores (the
+# committed results and finished runs stay).
 clean:
-	rm -rf runs serving benchmarks .pytest_cache
+	rm -rf runs serving .pytest_cache
+	-git clean -fdXq benchmarks
