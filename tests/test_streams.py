@@ -216,6 +216,12 @@ def test_zoo_trains_a_semi_supervised_method_on_a_labelled_and_an_unlabelled_fol
     assert "decoding folder:" in out and "36 train / 4 test images of shape (16, 16, 3)" in out
     assert "plus 30 unlabelled" in out
     assert np.isfinite(json.load(open(tmp_path / "run" / "history.json"))[0]["loss"])
+    # A finished run is checked against its flags without decoding the folders again.
+    code, out, err = train_here([*args, f"--model_dir={tmp_path / 'run'}"], capsys)
+    assert code == 0 and "Run already complete" in out, err[-3000:]
+    assert "decoding" not in out
+    code, out, err = train_here([*args, "--image_size=12", f"--model_dir={tmp_path / 'run'}"], capsys)
+    assert code != 0 and "holds a run with a different config (image_shape" in err, err[-3000:]
 
 
 def test_unlabelled_images_must_match_the_labelled_shape():

@@ -147,6 +147,14 @@ def load_data(config):
     return recipe_for(config).load_data(config)
 
 
+def peek_data(config):
+    """The data as far as `complete_config` needs it, without decoding a
+    streamed set into memory (`Recipe.peek_data`)."""
+    from zoo.recipes import recipe_for
+
+    return recipe_for(config).peek_data(config)
+
+
 def complete_config(config, data):
     """`config` with what is known once the data is (an image shape)."""
     from zoo.recipes import recipe_for

@@ -109,12 +109,12 @@ def main(argv):
             unlabelled_ratio=FLAGS.unlabelled_ratio,
             unlabelled_dataset=FLAGS.unlabelled_dataset,
         )
-        data = runs.load_data(config)
         model_path = os.path.join(FLAGS.model_dir, runs.MODEL_FILE)
         if os.path.exists(model_path):
-            runs.prepare_run_dir(FLAGS.model_dir, runs.complete_config(config, data))
+            runs.prepare_run_dir(FLAGS.model_dir, runs.complete_config(config, runs.peek_data(config)))
             print(f"Run already complete: {model_path} (use a new --model_dir to train again)")
             return 0
+        data = runs.load_data(config)
         runs.train(
             config,
             data,

@@ -9,6 +9,8 @@ saving.
     Recipe.data_key                 the config entry naming the data ("dataset", "corpus")
     Recipe.check_overrides(method, overrides)   flags that do not apply -> one-line ValueError
     Recipe.load_data(config)        the data (an image Dataset, a TextCorpus)
+    Recipe.peek_data(config)        the data as far as complete_config needs it (a finished
+                                    run's check; by default load_data, without its decoding)
     Recipe.complete_config(config, data)        entries known once the data is (image_shape)
     Recipe.build(config, data, model_dir, strategy)
                                     -> (model, fit data, fit keyword arguments)

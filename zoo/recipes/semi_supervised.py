@@ -38,6 +38,11 @@ class SemiSupervisedRecipe(ImageRecipe):
             dataset = dataclasses.replace(dataset, x_unlabelled=images)
         return dataset
 
+    def peek_data(self, config):
+        """The labelled dataset as `ImageRecipe` loads it (a streamed set
+        stays undecoded: its image shape is all a finished run's check needs)."""
+        return super().load_data(config)
+
     def training_data(self, config, dataset):
         from keras_ssl.data import labelled_split, semi_supervised_batches
 
