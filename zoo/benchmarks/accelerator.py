@@ -33,7 +33,12 @@ GRID = {
     "policy": ("float32", "mixed_bfloat16", "mixed_float16"),
     "batch_size": (256, 512),
 }
-QUICK_GRID = {"image_size": (32,), "jit_compile": (False, True), "policy": ("float32", "mixed_bfloat16"), "batch_size": (8,)}
+QUICK_GRID = {
+    "image_size": (32,),
+    "jit_compile": (False, True),
+    "policy": ("float32", "mixed_bfloat16"),
+    "batch_size": (8,),
+}
 WARMUP, STEPS = 3, 20
 # Dense tensor-core peaks (NVIDIA data sheets; SXM parts), TFLOP/s.
 PEAK_TFLOPS = {
@@ -103,7 +108,11 @@ def measure(image_size, jit_compile, policy, batch_size, warmup=WARMUP, steps=ST
         keras.mixed_precision.set_global_policy("float32")
     images_per_s = batch_size * steps / seconds
     achieved = images_per_s * flops_per_image * 2 * 3
-    return {"images_per_s": images_per_s, "forward_gflops_per_image": flops_per_image / 1e9, "achieved_tflops": achieved / 1e12}
+    return {
+        "images_per_s": images_per_s,
+        "forward_gflops_per_image": flops_per_image / 1e9,
+        "achieved_tflops": achieved / 1e12,
+    }
 
 
 def run(output_dir, quick=False):
@@ -135,7 +144,9 @@ def markdown(result):
         "|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
-        head = f"| {row['image_size']} | {'on' if row['jit_compile'] else 'off'} | {row['policy']} | {row['batch_size']} |"
+        head = (
+            f"| {row['image_size']} | {'on' if row['jit_compile'] else 'off'} | {row['policy']} | {row['batch_size']} |"
+        )
         if "error" in row:
             lines.append(f"{head} {row['error']} | | |")
             continue

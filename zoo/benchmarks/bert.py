@@ -91,8 +91,9 @@ def speed_ratio(make_ours, make_keras_hub, arrays, batch_size, steps, rounds):
     head = {k: v[:n] for k, v in arrays.items()}
     ours_data = tf.data.Dataset.from_tensor_slices(head).batch(batch_size).cache()
     features = {k: head[k] for k in ("token_ids", "segment_ids", "padding_mask", "mask_positions")}
-    keras_hub_data = (tf.data.Dataset.from_tensor_slices((features, head["mask_ids"], head["mask_weights"]))
-                      .batch(batch_size).cache())
+    keras_hub_data = (
+        tf.data.Dataset.from_tensor_slices((features, head["mask_ids"], head["mask_weights"])).batch(batch_size).cache()
+    )
     models = {"ours": (make_ours(), ours_data), "keras_hub": (make_keras_hub(), keras_hub_data)}
     medians = {name: [] for name in models}
     for _ in range(rounds + 1):  # The first round warms up.
@@ -145,8 +146,12 @@ def run(output_dir, quick=False, seed=0):
     keras.utils.set_random_seed(seed)
 
     start = time.perf_counter()
-    vocabulary = learn_word_piece_vocabulary(corpus.sentences("train"), settings["vocabulary_size"],
-                                             max_sentences=settings["vocabulary_sentences"], seed=seed)
+    vocabulary = learn_word_piece_vocabulary(
+        corpus.sentences("train"),
+        settings["vocabulary_size"],
+        max_sentences=settings["vocabulary_sentences"],
+        seed=seed,
+    )
     vocabulary_seconds = time.perf_counter() - start
     save_vocabulary(vocabulary, os.path.join(output_dir, "vocab.txt"))
     tokenizer = bert_tokenizer(vocabulary)
@@ -156,18 +161,20 @@ def run(output_dir, quick=False, seed=0):
     passes = max(1, int(np.ceil(batch_size * steps / pairs_per_pass)))
     train_pairs = next_sentence_pairs(corpus, "train", seed=seed, passes=passes)
     test_pairs = next_sentence_pairs(corpus, "test", seed=seed + 1, max_pairs=settings["evaluation_pairs"])
-    held_out = materialize_batches(bert_pretraining_batches(test_pairs, preprocessor, 256, shuffle=False,
-                                                            drop_remainder=False))
+    held_out = materialize_batches(
+        bert_pretraining_batches(test_pairs, preprocessor, 256, shuffle=False, drop_remainder=False)
+    )
 
     def new_backbone():
         keras.utils.set_random_seed(seed)
-        return keras_hub.models.BertBackbone(vocabulary_size=len(vocabulary),
-                                             max_sequence_length=settings["sequence_length"],
-                                             **settings["backbone"])
+        return keras_hub.models.BertBackbone(
+            vocabulary_size=len(vocabulary), max_sequence_length=settings["sequence_length"], **settings["backbone"]
+        )
 
     def optimizer(total):
-        return bert_optimizer(settings["learning_rate"], warmup_steps=int(settings["warmup_fraction"] * total),
-                              decay_steps=total)
+        return bert_optimizer(
+            settings["learning_rate"], warmup_steps=int(settings["warmup_fraction"] * total), decay_steps=total
+        )
 
     def make_ours():
         model = BertPretraining(new_backbone())
@@ -179,12 +186,19 @@ def run(output_dir, quick=False, seed=0):
         model.compile(optimizer=optimizer(10000))  # keras-hub's default loss and weighted accuracy.
         return model
 
-    speed_batches = materialize_batches(bert_pretraining_batches(
-        train_pairs.take(slice(0, batch_size * settings["speed_steps"])), preprocessor, batch_size, shuffle=False))
-    speed = speed_ratio(make_ours, make_keras_hub, speed_batches, batch_size, settings["speed_steps"],
-                        settings["speed_rounds"])
-    print(f"BertPretraining {speed['ours_tokens_per_s']:.0f} tokens/s, keras-hub BertMaskedLM "
-          f"{speed['keras_hub_tokens_per_s']:.0f} tokens/s, ratio {speed['ratio']:.3f}", flush=True)
+    speed_batches = materialize_batches(
+        bert_pretraining_batches(
+            train_pairs.take(slice(0, batch_size * settings["speed_steps"])), preprocessor, batch_size, shuffle=False
+        )
+    )
+    speed = speed_ratio(
+        make_ours, make_keras_hub, speed_batches, batch_size, settings["speed_steps"], settings["speed_rounds"]
+    )
+    print(
+        f"BertPretraining {speed['ours_tokens_per_s']:.0f} tokens/s, keras-hub BertMaskedLM "
+        f"{speed['keras_hub_tokens_per_s']:.0f} tokens/s, ratio {speed['ratio']:.3f}",
+        flush=True,
+    )
 
     model = BertPretraining(new_backbone())
     random_init = pretraining_accuracies(model, held_out)
@@ -194,22 +208,35 @@ def run(output_dir, quick=False, seed=0):
     history = model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
     pretrain_seconds = time.perf_counter() - start
     pretrained = pretraining_accuracies(model, held_out)
-    print(f"held-out MLM accuracy {pretrained['mlm_accuracy']:.4f} (most frequent token "
-          f"{pretrained['most_frequent_token_accuracy']:.4f}), NSP accuracy {pretrained['nsp_accuracy']:.4f} "
-          f"after {steps} steps ({pretrain_seconds:.0f} s)", flush=True)
+    print(
+        f"held-out MLM accuracy {pretrained['mlm_accuracy']:.4f} (most frequent token "
+        f"{pretrained['most_frequent_token_accuracy']:.4f}), NSP accuracy {pretrained['nsp_accuracy']:.4f} "
+        f"after {steps} steps ({pretrain_seconds:.0f} s)",
+        flush=True,
+    )
 
     fine_tune = settings["fine_tune"]
-    lexnames = wordnet_gloss_classification(seed=seed, train_size=fine_tune["train_size"],
-                                            test_size=fine_tune["test_size"])
+    lexnames = wordnet_gloss_classification(
+        seed=seed, train_size=fine_tune["train_size"], test_size=fine_tune["test_size"]
+    )
     majority = float(np.mean(lexnames.test_labels == np.bincount(lexnames.train_labels).argmax()))
     fine_tuned = {}
     for name, from_random in (("pretrained", False), ("random_init", True)):
         start = time.perf_counter()
         fine_tuned[name] = fine_tune_text_classifier(
-            model.backbone, tokenizer, lexnames.train_texts, lexnames.train_labels, lexnames.test_texts,
-            lexnames.test_labels, num_classes=lexnames.num_classes, sequence_length=settings["sequence_length"],
-            epochs=fine_tune["epochs"], batch_size=fine_tune["batch_size"],
-            learning_rate=fine_tune["learning_rate"], random_init=from_random, seed=seed,
+            model.backbone,
+            tokenizer,
+            lexnames.train_texts,
+            lexnames.train_labels,
+            lexnames.test_texts,
+            lexnames.test_labels,
+            num_classes=lexnames.num_classes,
+            sequence_length=settings["sequence_length"],
+            epochs=fine_tune["epochs"],
+            batch_size=fine_tune["batch_size"],
+            learning_rate=fine_tune["learning_rate"],
+            random_init=from_random,
+            seed=seed,
         )
         fine_tuned[f"{name}_seconds"] = time.perf_counter() - start
         print(f"WordNet lexname accuracy, fine-tuned from {name}: {fine_tuned[name]:.4f}", flush=True)
@@ -229,8 +256,13 @@ def run(output_dir, quick=False, seed=0):
             "held_out": pretrained,
             "held_out_random_init": random_init,
         },
-        "fine_tune": {**fine_tuned, "majority_class_accuracy": majority, "train_size": len(lexnames.train_texts),
-                      "test_size": len(lexnames.test_texts), "num_classes": lexnames.num_classes},
+        "fine_tune": {
+            **fine_tuned,
+            "majority_class_accuracy": majority,
+            "train_size": len(lexnames.train_texts),
+            "test_size": len(lexnames.test_texts),
+            "num_classes": lexnames.num_classes,
+        },
         "total_seconds": time.perf_counter() - start_all,
     }
     with open(os.path.join(output_dir, "results.json"), "w") as f:
@@ -249,7 +281,8 @@ def markdown(results):
         f"width {b['hidden_dim']}, {b['num_heads']} heads, sequence length {s['sequence_length']}, batch "
         f"{s['batch_size']}, WordPiece vocabulary {results['vocabulary']['size']}; AdamW {s['learning_rate']:g} "
         f"with warm-up; {pre['steps']} steps ({pre['seconds']:.0f} s)"
-        + (f"; {results['machine']}" if results.get("machine") else "") + ".",
+        + (f"; {results['machine']}" if results.get("machine") else "")
+        + ".",
         "",
         "| speed | tokens/s | ratio to keras-hub BertMaskedLM |",
         "|---|---|---|",

@@ -263,7 +263,9 @@ def run(output_dir, quick=False, methods=None, seed=0, budget_minutes=None):
         scores = probe(embed(model.encoder), data, seed)
         rows[method] = {"scores": scores, **{k: v for k, v in record.items() if k not in ("history", "config")}}
         if config.get("backbone_input") == "patch":  # CPC: its own architecture's baseline.
-            rows[f"{method} at random init"] = {"scores": probe(embed(random_init_copy(model.encoder, seed)), data, seed)}
+            rows[f"{method} at random init"] = {
+                "scores": probe(embed(random_init_copy(model.encoder, seed)), data, seed)
+            }
         if method == "deep_cluster":
             rows[method]["clustering_parts"] = kmeans_timing(model, data.x_train, seed)
             rows[method]["median_epoch_seconds"] = float(np.median(record["history"]["epoch_seconds"]))
@@ -328,7 +330,9 @@ def goals(result):
     parts = rows.get("deep_cluster", {}).get("clustering_parts")
     if parts:
         backend = rows["deep_cluster"].get("kmeans_backend", "sklearn")
-        share = (parts["pca_seconds"] + parts[f"kmeans_{backend}_seconds"]) / rows["deep_cluster"]["median_epoch_seconds"]
+        share = (parts["pca_seconds"] + parts[f"kmeans_{backend}_seconds"]) / rows["deep_cluster"][
+            "median_epoch_seconds"
+        ]
         checks.append(
             {
                 "goal": f"DeepCluster's PCA + k-means ({backend}) alone <= 15% of its epoch time (no feature pass)",

@@ -24,8 +24,15 @@ import os
 import time
 
 # The suite's methods, in the order of its tables.
-PRETEXT_METHODS = ("rotation", "jigsaw", "relative_patch", "context_encoder", "colorization", "split_brain",
-                   "denoising_autoencoder")
+PRETEXT_METHODS = (
+    "rotation",
+    "jigsaw",
+    "relative_patch",
+    "context_encoder",
+    "colorization",
+    "split_brain",
+    "denoising_autoencoder",
+)
 PROBE_TRAIN = 5000  # class-balanced probe training images; the probe is scored on the whole test split
 PROBE_DIMS = (256, 2048)  # features per stage after pooling: a compact probe and the papers' wide one
 
@@ -70,8 +77,9 @@ def _supervised_backbone(train, epochs, batch_size, seed):
     keras.utils.set_random_seed(seed)
     backbone = ConvNet(input_shape=train.image_shape, filters=(32, 64, 128))
     classifier = keras.Sequential([backbone, keras.layers.Dense(train.num_classes)])
-    classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     classifier.fit(train.x_train, train.y_train, batch_size=batch_size, epochs=epochs, verbose=2)
     return backbone
 
@@ -92,27 +100,34 @@ def run(output_dir, quick=False, methods=None, seed=0):
 
     fmnist = load_fashion_mnist()
     cache["fashion_mnist"] = fmnist
-    probe = fmnist.subset(train_size=500 if quick else PROBE_TRAIN, test_size=300 if quick else None,
-                          seed=seed)
+    probe = fmnist.subset(train_size=500 if quick else PROBE_TRAIN, test_size=300 if quick else None, seed=seed)
     methods = list(methods or PRETEXT_METHODS)
 
     def probe_backbone(backbone):
-        return {dim: stage_probe_accuracies(backbone, probe.x_train, probe.y_train, probe.x_test, probe.y_test,
-                                            max_dim=dim)
-                for dim in PROBE_DIMS}
+        return {
+            dim: stage_probe_accuracies(backbone, probe.x_train, probe.y_train, probe.x_test, probe.y_test, max_dim=dim)
+            for dim in PROBE_DIMS
+        }
 
     def row(accuracies, **extra):
-        return {"stages": {str(d): a for d, a in accuracies.items()},
-                "best": {str(d): max(a.values()) for d, a in accuracies.items()}, **extra}
+        return {
+            "stages": {str(d): a for d, a in accuracies.items()},
+            "best": {str(d): max(a.values()) for d, a in accuracies.items()},
+            **extra,
+        }
 
     rows, trained = {}, {}
     for method in methods:
         model, config, seconds = _train_method(method, output_dir, data_by_name, seed, quick)
         trained[method] = model
         accuracies = probe_backbone(model.backbone)
-        rows[method] = row(accuracies, train_seconds=seconds, epochs=config["epochs"],
-                           train_images=config.get("train_size") or len(data_by_name(config["dataset"]).x_train),
-                           dataset=config["dataset"])
+        rows[method] = row(
+            accuracies,
+            train_seconds=seconds,
+            epochs=config["epochs"],
+            train_images=config.get("train_size") or len(data_by_name(config["dataset"]).x_train),
+            dataset=config["dataset"],
+        )
         print(f"{method}: {accuracies}", flush=True)
 
     reference = next(iter(trained.values())).backbone
@@ -122,12 +137,22 @@ def run(output_dir, quick=False, methods=None, seed=0):
     supervised_train = fmnist.subset(train_size=512 if quick else grey_config["train_size"], seed=seed)
     supervised = _supervised_backbone(supervised_train, 1 if quick else grey_config["epochs"], 128, seed)
     supervised_accuracies = probe_backbone(supervised)
-    rows["supervised"] = row(supervised_accuracies, dataset="fashion_mnist (labels)",
-                             epochs=1 if quick else grey_config["epochs"], train_images=len(supervised_train.x_train))
+    rows["supervised"] = row(
+        supervised_accuracies,
+        dataset="fashion_mnist (labels)",
+        epochs=1 if quick else grey_config["epochs"],
+        train_images=len(supervised_train.x_train),
+    )
 
-    result = {"suite": "pretext", "probe_train_images": len(probe.x_train), "probe_test_images": len(probe.x_test),
-              "probe_dims": list(PROBE_DIMS), "seed": seed, "rows": rows,
-              "figures": write_figures(output_dir, trained, fmnist, seed, quick)}
+    result = {
+        "suite": "pretext",
+        "probe_train_images": len(probe.x_train),
+        "probe_test_images": len(probe.x_test),
+        "probe_dims": list(PROBE_DIMS),
+        "seed": seed,
+        "rows": rows,
+        "figures": write_figures(output_dir, trained, fmnist, seed, quick),
+    }
     if "denoising_autoencoder" in methods:
         result["stacked_denoising"] = stacked_denoising(fmnist, probe, quick, seed)
     return result
@@ -148,7 +173,7 @@ def stacked_denoising(fmnist, probe, quick, seed):
     order = rng.permutation(len(fmnist.x_train))
     size = 1000 if quick else 20000
     pretrain = fmnist.x_train[order[:size]]
-    labelled = order[size:size + 1000]
+    labelled = order[size : size + 1000]
     x_labelled, y_labelled = fmnist.x_train[labelled], fmnist.y_train[labelled]
     keras.utils.set_random_seed(seed)
     backbone = MLP(input_shape=fmnist.image_shape, units=(256, 128))
@@ -164,15 +189,21 @@ def stacked_denoising(fmnist, probe, quick, seed):
 
     def fine_tuned(sdae):
         keras.utils.set_random_seed(seed)
-        classifier = sdae.fine_tune(x_labelled, y_labelled, num_classes=fmnist.num_classes, epochs=10,
-                                    batch_size=64, verbose=0)
+        classifier = sdae.fine_tune(
+            x_labelled, y_labelled, num_classes=fmnist.num_classes, epochs=10, batch_size=64, verbose=0
+        )
         return classifier.evaluate(probe.x_test, probe.y_test, verbose=0, return_dict=True)["accuracy"]
 
-    result = {"pretrain_images": len(pretrain), "epochs_per_layer": 1 if quick else 10,
-              "pretrain_seconds": seconds, "probe": {"sdae": probes(model.backbone),
-                                                     "random init": probes(random_backbone)}}
-    result["fine_tuned"] = {"sdae": fine_tuned(model),
-                            "random init": fine_tuned(StackedDenoisingAutoencoder(random_backbone, seed=seed))}
+    result = {
+        "pretrain_images": len(pretrain),
+        "epochs_per_layer": 1 if quick else 10,
+        "pretrain_seconds": seconds,
+        "probe": {"sdae": probes(model.backbone), "random init": probes(random_backbone)},
+    }
+    result["fine_tuned"] = {
+        "sdae": fine_tuned(model),
+        "random init": fine_tuned(StackedDenoisingAutoencoder(random_backbone, seed=seed)),
+    }
     print(f"stacked denoising autoencoder: {result}", flush=True)
     return result
 
@@ -184,19 +215,27 @@ def write_figures(output_dir, trained, fmnist, seed, quick):
     import numpy as np
 
     from keras_ssl.augment import central_mask
-    from keras_ssl.evaluation import inpainting_comparison
-    from keras_ssl.evaluation import plot_colorizations, plot_denoising_grid
+    from keras_ssl.evaluation import inpainting_comparison, plot_colorizations, plot_denoising_grid
 
     figures = {}
     images = fmnist.x_test[:8]
     if "context_encoder" in trained:
-        l2_only, _, _ = _train_method("context_encoder", output_dir, lambda name: fmnist, seed, quick,
-                                      overrides=_model_overrides("context_encoder", adversarial_weight=0.0),
-                                      run_name="context_encoder_l2")
+        l2_only, _, _ = _train_method(
+            "context_encoder",
+            output_dir,
+            lambda name: fmnist,
+            seed,
+            quick,
+            overrides=_model_overrides("context_encoder", adversarial_weight=0.0),
+            run_name="context_encoder_l2",
+        )
         path = os.path.join(output_dir, "inpainting.png")
         figures["inpainting"] = inpainting_comparison(
-            {"L2 only": l2_only, "L2 + adversarial": trained["context_encoder"]}, images,
-            np.asarray(central_mask(images)), path)
+            {"L2 only": l2_only, "L2 + adversarial": trained["context_encoder"]},
+            images,
+            np.asarray(central_mask(images)),
+            path,
+        )
     colour = [name for name in ("colorization", "split_brain") if name in trained]
     if colour:
         from keras_ssl.data import load_photos
@@ -204,7 +243,8 @@ def write_figures(output_dir, trained, fmnist, seed, quick):
         photos = load_photos(num_train=8, num_test=8, seed=seed).x_test
         for name in colour:
             figures[f"{name}_photos"] = plot_colorizations(
-                trained[name], photos, os.path.join(output_dir, f"{name}_photos.png"))
+                trained[name], photos, os.path.join(output_dir, f"{name}_photos.png")
+            )
     if "denoising_autoencoder" in trained:
         # One DAE per corruption (the config's own, masking, is the table's).
         from keras_ssl.augment.corruptions import NOISE_TYPES
@@ -213,13 +253,19 @@ def write_figures(output_dir, trained, fmnist, seed, quick):
         for noise in NOISE_TYPES:
             model = trained["denoising_autoencoder"]
             if model.noise != noise:
-                model, _, _ = _train_method("denoising_autoencoder", output_dir, lambda name: fmnist, seed, quick,
-                                            overrides=_model_overrides("denoising_autoencoder", noise=noise,
-                                                                       noise_level=None),
-                                            run_name=f"denoising_autoencoder_{noise}")
+                model, _, _ = _train_method(
+                    "denoising_autoencoder",
+                    output_dir,
+                    lambda name: fmnist,
+                    seed,
+                    quick,
+                    overrides=_model_overrides("denoising_autoencoder", noise=noise, noise_level=None),
+                    run_name=f"denoising_autoencoder_{noise}",
+                )
             by_noise[noise] = model
-        figures["denoising"] = plot_denoising_grid(by_noise, images, os.path.join(output_dir, "denoising.png"),
-                                                   seed=seed)
+        figures["denoising"] = plot_denoising_grid(
+            by_noise, images, os.path.join(output_dir, "denoising.png"), seed=seed
+        )
     return figures
 
 
@@ -238,11 +284,14 @@ def markdown(result):
     lines = []
     for dim in (str(d) for d in result["probe_dims"]):
         stages = list(next(iter(rows.values()))["stages"][dim])
-        lines += [f"Linear probe (logistic regression) on each frozen stage of ConvNet(32, 64, 128), each stage "
-                  f"average-pooled to <= {dim} features; Fashion-MNIST, {result['probe_train_images']} class-balanced "
-                  f"training images, all {result['probe_test_images']} test images, seed {result['seed']}.", "",
-                  "| method | pretrained on | " + " | ".join(stages) + " | best |",
-                  "|---|---|" + "---|" * (len(stages) + 1)]
+        lines += [
+            f"Linear probe (logistic regression) on each frozen stage of ConvNet(32, 64, 128), each stage "
+            f"average-pooled to <= {dim} features; Fashion-MNIST, {result['probe_train_images']} class-balanced "
+            f"training images, all {result['probe_test_images']} test images, seed {result['seed']}.",
+            "",
+            "| method | pretrained on | " + " | ".join(stages) + " | best |",
+            "|---|---|" + "---|" * (len(stages) + 1),
+        ]
         for name, row in rows.items():
             where = row.get("dataset", "-")
             if row.get("epochs"):
@@ -253,11 +302,15 @@ def markdown(result):
     sdae = result.get("stacked_denoising")
     if sdae:
         layers = list(sdae["probe"]["sdae"])
-        lines += [f"Stacked denoising autoencoder, MLP (256, 128) sigmoid, masking 25%, "
-                  f"{sdae['epochs_per_layer']} epochs per layer on {sdae['pretrain_images']} images "
-                  f"({sdae['pretrain_seconds']:.0f} s); probe as above, fine-tuning on 1000 labelled images "
-                  "(10 epochs):", "",
-                  "| MLP | " + " | ".join(layers) + " | fine-tuned |", "|---|" + "---|" * (len(layers) + 1)]
+        lines += [
+            f"Stacked denoising autoencoder, MLP (256, 128) sigmoid, masking 25%, "
+            f"{sdae['epochs_per_layer']} epochs per layer on {sdae['pretrain_images']} images "
+            f"({sdae['pretrain_seconds']:.0f} s); probe as above, fine-tuning on 1000 labelled images "
+            "(10 epochs):",
+            "",
+            "| MLP | " + " | ".join(layers) + " | fine-tuned |",
+            "|---|" + "---|" * (len(layers) + 1),
+        ]
         for name in ("sdae", "random init"):
             cells = [f"{sdae['probe'][name][layer]:.4f}" for layer in layers]
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {sdae['fine_tuned'][name]:.4f} |")

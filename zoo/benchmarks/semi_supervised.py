@@ -217,7 +217,6 @@ def converged_step(steps, accuracies, tolerance=TOLERANCE):
 def study(output_dir, data, steps, quick):
     """Supervised-only at 100 and 1000 labels and on every label, at a
     constant learning rate: the learning curves that choose the budget."""
-    from zoo import runs
 
     curves = []
     for num_labels in (100, 1000, len(data.y_train)):
@@ -409,7 +408,9 @@ def markdown(result):
     full_cells = [cell(full)] * len(budgets)
     if converged:
         seconds = [
-            r["seconds"] for r in result["runs"] if r["num_labels"] == result["train_images"] and r["seconds"] is not None
+            r["seconds"]
+            for r in result["runs"]
+            if r["num_labels"] == result["train_images"] and r["seconds"] is not None
         ]
         full_cells.append(f"{np.mean(seconds) / 60:.1f}" if seconds else "-")
     lines.append(f"| fully supervised ({result['train_images']} labels) | " + " | ".join(full_cells) + " |")

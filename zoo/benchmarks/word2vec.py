@@ -63,9 +63,19 @@ def train_gensim(sentences, architecture, hyperparameters, seed=0, workers=GENSI
     h = hyperparameters
     start = time.perf_counter()
     model = GensimWord2Vec(
-        sentences, vector_size=h["vector_size"], window=h["window"], negative=h["negative"], epochs=h["epochs"],
-        min_count=h["min_count"], sample=h["sample"], alpha=h.get("alpha", ALPHA[architecture]),
-        min_alpha=h["min_alpha"], sg=int(architecture == "skip_gram"), hs=0, workers=workers, seed=seed,
+        sentences,
+        vector_size=h["vector_size"],
+        window=h["window"],
+        negative=h["negative"],
+        epochs=h["epochs"],
+        min_count=h["min_count"],
+        sample=h["sample"],
+        alpha=h.get("alpha", ALPHA[architecture]),
+        min_alpha=h["min_alpha"],
+        sg=int(architecture == "skip_gram"),
+        hs=0,
+        workers=workers,
+        seed=seed,
     )
     seconds = time.perf_counter() - start
     return list(model.wv.index_to_key), np.asarray(model.wv.vectors), seconds
@@ -87,12 +97,28 @@ def train_keras_ssl(sentences, architecture, hyperparameters, seed=0, batch_size
     ids, sentence_ids = vocabulary.encode(sentences)
     # Every later epoch is drawn while `fit` compiles (on the core it leaves
     # idle), none beyond the last.
-    data = word2vec_dataset(ids, sentence_ids, vocabulary.counts, architecture, window=h["window"],
-                            sample=h["sample"], batch_size=batch_size, seed=seed, shuffle=shuffle,
-                            epochs=h["epochs"], epochs_ahead=h["epochs"] - 1)
-    model = Word2Vec(vocabulary.words, vocabulary.counts, architecture=architecture, dimension=h["vector_size"],
-                     negatives=h["negative"], updates_per_batch=updates_per_batch(batch_size),
-                     seed=seed)
+    data = word2vec_dataset(
+        ids,
+        sentence_ids,
+        vocabulary.counts,
+        architecture,
+        window=h["window"],
+        sample=h["sample"],
+        batch_size=batch_size,
+        seed=seed,
+        shuffle=shuffle,
+        epochs=h["epochs"],
+        epochs_ahead=h["epochs"] - 1,
+    )
+    model = Word2Vec(
+        vocabulary.words,
+        vocabulary.counts,
+        architecture=architecture,
+        dimension=h["vector_size"],
+        negatives=h["negative"],
+        updates_per_batch=updates_per_batch(batch_size),
+        seed=seed,
+    )
     schedule = keras.optimizers.schedules.PolynomialDecay(alpha, len(data) * h["epochs"], h["min_alpha"])
     model.compile(optimizer=keras.optimizers.SGD(schedule), steps_per_execution=STEPS_PER_EXECUTION)
     model.fit(data, epochs=h["epochs"], verbose=0)
@@ -114,8 +140,16 @@ def score(words, vectors):
     }
 
 
-def run(output_dir, quick=False, corpus="all", architectures=("skip_gram", "cbow"), seed=0, epochs=None,
-        batch_size=None, repeats=None):
+def run(
+    output_dir,
+    quick=False,
+    corpus="all",
+    architectures=("skip_gram", "cbow"),
+    seed=0,
+    epochs=None,
+    batch_size=None,
+    repeats=None,
+):
     """Trains gensim and keras_ssl word2vec per architecture, in turn
     `repeats` times; writes `results.json` and `results.md` into
     `output_dir`; returns the results."""
@@ -148,16 +182,24 @@ def run(output_dir, quick=False, corpus="all", architectures=("skip_gram", "cbow
                 words, vectors, seconds = train(sentences, architecture, hyperparameters, seed=seed, **kwargs)
                 cpu_seconds = time.process_time() - cpu_start  # All threads of the process (gensim's workers too).
                 runs[name].append({"seconds": seconds, "cpu_seconds": cpu_seconds, **score(words, vectors)})
-                print(json.dumps({"architecture": architecture, "implementation": name, "repeat": repeat,
-                                  **runs[name][-1]}), flush=True)
+                print(
+                    json.dumps(
+                        {"architecture": architecture, "implementation": name, "repeat": repeat, **runs[name][-1]}
+                    ),
+                    flush=True,
+                )
         ratios = [ours["seconds"] / theirs["seconds"] for ours, theirs in zip(runs["keras_ssl"], runs["gensim"])]
         for name, measured in runs.items():
             # Medians over the repeats (gensim's vectors differ between runs:
             # its worker threads race; keras_ssl's are the same every run).
             row = {key: float(np.median([m[key] for m in measured])) for key in measured[0]}
-            row.update(implementation=name, architecture=architecture, repeats=repeats,
-                       seconds_range=[min(m["seconds"] for m in measured), max(m["seconds"] for m in measured)],
-                       words_per_second=num_words * hyperparameters["epochs"] / row["seconds"])
+            row.update(
+                implementation=name,
+                architecture=architecture,
+                repeats=repeats,
+                seconds_range=[min(m["seconds"] for m in measured), max(m["seconds"] for m in measured)],
+                words_per_second=num_words * hyperparameters["epochs"] / row["seconds"],
+            )
             if name == "gensim":
                 row["workers"] = GENSIM_WORKERS
             else:
@@ -227,5 +269,12 @@ if __name__ == "__main__":
     parser.add_argument("--batch_size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
-    run(args.output_dir, quick=args.quick, corpus=args.corpus, architectures=args.architectures.split(","),
-        epochs=args.epochs, batch_size=args.batch_size, repeats=args.repeats)
+    run(
+        args.output_dir,
+        quick=args.quick,
+        corpus=args.corpus,
+        architectures=args.architectures.split(","),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+    )

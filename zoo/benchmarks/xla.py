@@ -41,9 +41,9 @@ def measure(method, quick=False, seed=0):
     import tensorflow as tf
 
     from keras_ssl.data import with_pipeline_views
-    from zoo.benchmarks.speed import timed_fit
     from keras_ssl.methods import require_jit_compile
     from zoo import runs
+    from zoo.benchmarks.speed import timed_fit
     from zoo.recipes import recipe_for
 
     settings = QUICK if quick else {"steps": STEPS, "rounds": ROUNDS, "train_size": TRAIN_SIZE}
