@@ -58,26 +58,6 @@ QUICK = {
 }
 
 
-class _StepTimer:
-    """Durations of `fit` steps, all but the first of each call (tracing)."""
-
-    def __init__(self):
-        import keras
-
-        timer = self
-        self.durations = []
-
-        class Callback(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch, logs=None):
-                timer.start = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                if batch > 0:
-                    timer.durations.append(time.perf_counter() - timer.start)
-
-        self.callback = Callback()
-
-
 def speed_ratio(make_ours, make_keras_hub, arrays, batch_size, steps, rounds):
     """Tokens/s of our fit and of keras-hub's BertMaskedLM fit on the same
     batches, measured in alternation: `rounds` measured rounds after one
@@ -85,6 +65,8 @@ def speed_ratio(make_ours, make_keras_hub, arrays, batch_size, steps, rounds):
     Returns both throughputs (from the median step time over the measured
     rounds) and the ratio ours / keras-hub (median of the paired ratios)."""
     import tensorflow as tf
+
+    from zoo.benchmarks.speed import alternating_step_seconds, fit_steps
 
     n = batch_size * steps
     sequence_length = arrays["token_ids"].shape[1]
@@ -94,14 +76,8 @@ def speed_ratio(make_ours, make_keras_hub, arrays, batch_size, steps, rounds):
     keras_hub_data = (
         tf.data.Dataset.from_tensor_slices((features, head["mask_ids"], head["mask_weights"])).batch(batch_size).cache()
     )
-    models = {"ours": (make_ours(), ours_data), "keras_hub": (make_keras_hub(), keras_hub_data)}
-    medians = {name: [] for name in models}
-    for _ in range(rounds + 1):  # The first round warms up.
-        for name, (model, data) in models.items():
-            timer = _StepTimer()
-            model.fit(data, epochs=1, verbose=0, callbacks=[timer.callback])
-            medians[name].append(float(np.median(timer.durations)))
-    measured = {name: values[1:] for name, values in medians.items()}
+    fits = {"ours": fit_steps(make_ours(), ours_data), "keras_hub": fit_steps(make_keras_hub(), keras_hub_data)}
+    measured = alternating_step_seconds(fits, rounds)
     tokens = batch_size * sequence_length
     paired = [k / o for o, k in zip(measured["ours"], measured["keras_hub"])]
     return {

@@ -34,7 +34,7 @@ def measure(method, quick=False, seed=0):
     from keras_ssl.data import load_fashion_mnist
     from zoo import runs
     from zoo.benchmarks.semi_supervised import run_config
-    from zoo.benchmarks.speed import timed_fit
+    from zoo.benchmarks.speed import alternating_step_seconds, fit_steps
     from zoo.recipes import recipe_for
     from zoo.recipes.images import build_backbone
 
@@ -62,13 +62,10 @@ def measure(method, quick=False, seed=0):
     )
     inputs = {"method": fit_data.repeat(), "supervised": labelled}
     models = {"method": model, "supervised": supervised}
-    seconds = {name: [] for name in models}
     start = time.time()
-    for round_index in range(rounds + 1):
-        for name in models:
-            step = timed_fit(models[name], inputs[name], steps + 1)
-            if round_index:  # Round 0 traces.
-                seconds[name].append(step)
+    seconds = alternating_step_seconds(
+        {name: fit_steps(models[name], inputs[name], steps + 1) for name in models}, rounds
+    )
     method_step, supervised_step = float(np.median(seconds["method"])), float(np.median(seconds["supervised"]))
     paired = [b / a for a, b in zip(seconds["method"], seconds["supervised"])]
     return {

@@ -24,6 +24,29 @@ class StepTimer:
         self.callback = _Callback()
 
 
+def alternating_step_seconds(fits, rounds):
+    """Runs each of `fits` (`{name: function(callbacks)}`, one `fit` call
+    each) in alternation, `rounds + 1` times; the first round warms up
+    (tracing, compiling, allocation). Returns `{name: [median seconds per
+    step of each measured round]}`: paired by round, close in time."""
+    import numpy as np
+
+    seconds = {name: [] for name in fits}
+    for round_index in range(rounds + 1):
+        for name, fit in fits.items():
+            timer = StepTimer()
+            fit([timer.callback])
+            if round_index:
+                seconds[name].append(float(np.median(timer.durations)))
+    return seconds
+
+
+def fit_steps(model, batches, steps=None):
+    """A `fits` entry of `alternating_step_seconds`: one `fit` of `steps`
+    steps of `batches` (a repeated dataset), or of all of `batches`."""
+    return lambda callbacks: model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
+
+
 def throughput_ratio(make_ssl, make_supervised, images, labels, batch_size, steps=20, rounds=3, ssl_targets=None):
     """Images/s of SSL `fit` and of plain supervised `fit` on the same
     backbone and batch, measured in alternation; returns a dict with both
@@ -34,51 +57,23 @@ def throughput_ratio(make_ssl, make_supervised, images, labels, batch_size, step
 
     n = batch_size * steps
     ssl, supervised = make_ssl(), make_supervised()
-    timers = {"ssl": StepTimer(), "supervised": StepTimer()}
-    for _ in range(rounds + 1):  # The first round warms up (tracing, allocation).
-        for name, model in (("ssl", ssl), ("supervised", supervised)):
-            timers[name].durations.clear()
-            if name == "ssl":
-                model.fit(
-                    images[:n],
-                    None if ssl_targets is None else ssl_targets[:n],
-                    batch_size=batch_size,
-                    epochs=1,
-                    verbose=0,
-                    shuffle=False,
-                    callbacks=[timers[name].callback],
-                )
-            else:
-                model.fit(
-                    images[:n].astype("float32"),
-                    labels[:n],
-                    batch_size=batch_size,
-                    epochs=1,
-                    verbose=0,
-                    shuffle=False,
-                    callbacks=[timers[name].callback],
-                )
-            timers[name].last = float(np.median(timers[name].durations))
-            timers[name].all = getattr(timers[name], "all", []) + [timers[name].last]
-    result = {}
-    for name, timer in timers.items():
-        result[f"{name}_images_per_s"] = batch_size / float(np.median(timer.all[1:]))
+    targets = None if ssl_targets is None else ssl_targets[:n]
+    pixels = images[:n].astype("float32")
+    common = {"batch_size": batch_size, "epochs": 1, "verbose": 0, "shuffle": False}
+    seconds = alternating_step_seconds(
+        {
+            "ssl": lambda callbacks: ssl.fit(images[:n], targets, callbacks=callbacks, **common),
+            "supervised": lambda callbacks: supervised.fit(pixels, labels[:n], callbacks=callbacks, **common),
+        },
+        rounds,
+    )
+    result = {f"{name}_images_per_s": batch_size / float(np.median(s)) for name, s in seconds.items()}
     # Each round's two measurements are close in time: the median of the
     # paired ratios resists the machine's drift better than a ratio of medians.
-    paired = [sup / ssl for ssl, sup in zip(timers["ssl"].all[1:], timers["supervised"].all[1:])]
+    paired = [b / a for a, b in zip(seconds["ssl"], seconds["supervised"])]
     result["ratio"] = float(np.median(paired))
     result["round_ratios"] = paired
     result["batch_size"] = batch_size
     result["steps_per_round"] = steps
     result["rounds"] = rounds
     return result
-
-
-def timed_fit(model, batches, steps):
-    """Median seconds per step of one `fit` of `steps` steps (the first,
-    which may trace or compile, left out)."""
-    import numpy as np
-
-    timer = StepTimer()
-    model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[timer.callback])
-    return float(np.median(timer.durations))

@@ -43,7 +43,7 @@ def measure(method, quick=False, seed=0):
     from keras_ssl.data import with_pipeline_views
     from keras_ssl.methods import require_jit_compile
     from zoo import runs
-    from zoo.benchmarks.speed import timed_fit
+    from zoo.benchmarks.speed import alternating_step_seconds, fit_steps
     from zoo.recipes import recipe_for
 
     settings = QUICK if quick else {"steps": STEPS, "rounds": ROUNDS, "train_size": TRAIN_SIZE}
@@ -68,13 +68,9 @@ def measure(method, quick=False, seed=0):
         keras.utils.set_random_seed(seed)
         models["pipeline_views"], fit_data, _ = recipe.build(config, data, None, strategy)
         inputs["pipeline_views"] = with_pipeline_views(fit_data, models["pipeline_views"].augmenter).repeat()
-    seconds = {name: [] for name in models}
     start = time.time()
-    for round_index in range(settings["rounds"] + 1):
-        for name, model in models.items():
-            step = timed_fit(model, inputs[name], settings["steps"] + 1)
-            if round_index:  # Round 0 traces and compiles.
-                seconds[name].append(step)
+    fits = {name: fit_steps(model, inputs[name], settings["steps"] + 1) for name, model in models.items()}
+    seconds = alternating_step_seconds(fits, settings["rounds"])
     batch_size = config["batch_size"]
     result = {
         "batch_size": batch_size,
