@@ -22,14 +22,9 @@ flags.DEFINE_integer("epochs", None, "Pretraining epochs (default: the quick con
 flags.DEFINE_integer("train_size", None, "Pretraining images (default: the quick config's).")
 
 
-# The demo's change to SimCLR's quick recipe (ResNet-8, 10 epochs on 10,000
-# Fashion-MNIST images) is `TUNED_BACKBONE` (zoo/configs/simclr.py, also used
-# by the SimCLR benchmark suite): twice the width, 128 features instead of 64. Same
-# run otherwise (measured without the baselines, AMD EPYC, 2 cores, while
-# another training shared the CPU): kNN 1% / linear 1% / kNN 100% / linear
-# 100% went from 0.6819 / 0.7656 / 0.7905 / 0.8228 at width 16 (README's
-# earlier demo) to 0.6875 / 0.7861 / 0.7965 / 0.8539 at width 32, above raw
-# pixels (0.6544 / 0.7754 / 0.7913 / 0.8349) in all four columns.
+# The demo's one change to SimCLR's quick recipe (ResNet-8, 10 epochs on
+# 10,000 Fashion-MNIST images) is `TUNED_BACKBONE` (zoo/configs/simclr.py):
+# twice the width. What it bought is measured in the README ("Quick start").
 
 
 def choose_dataset():
